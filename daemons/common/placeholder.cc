@@ -1,0 +1,2 @@
+// placeholder until the common plumbing lands
+namespace kctl {}
