@@ -100,6 +100,7 @@ std::unique_ptr<Schema> Schema::parse(const std::vector<std::pair<std::string, s
       if (schema->types_.count(name)) throw std::runtime_error(where + ": type " + name + " defined twice");
       auto def = std::make_unique<TypeDef>();
       def->name = name;
+      def->file = file;
       schema->types_.emplace(name, std::move(def));
     }
   }

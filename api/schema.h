@@ -42,6 +42,7 @@ struct FieldDef {
 
 struct TypeDef {
   std::string name;
+  std::string file;  // the schema file that defines it ("core.schema"): tells its API package
   std::string description;
   std::vector<FieldDef> fields;  // in Go struct order
 

@@ -7,15 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "api/registry.h"
+
 namespace kctl::apiserver {
 
-// One Table cell. Ages are kept as a point in time and turned into "5m" when the Table is written.
-struct TableCell {
-  enum class Kind { Null, String, Integer, Age };
-  Kind kind = Kind::Null;
-  std::string text;
-  int64_t number = 0;  // Integer: the value; Age: seconds since the epoch (0 = unknown)
-};
+using api::TableCell;
 
 struct ObjectAttrs {
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key

@@ -1,0 +1,254 @@
+// ApiServer: start and stop, the per-record attributes (labels, selectable fields, Table cells), the compactor,
+// and the top-level routing of every URL the apiserver serves.
+#include "daemons/apiserver/apiserver.h"
+
+#include <filesystem>
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "api/codec.h"
+
+namespace kctl::apiserver {
+
+using api::Status;
+using api::StatusError;
+using nlohmann::json;
+
+namespace {
+
+// The Kubernetes version kctl implements: kubectl's skew warning and `kubectl version` read this.
+constexpr const char* kKubernetesMajor = "1";
+constexpr const char* kKubernetesMinor = "33";
+constexpr const char* kGitVersion = "v1.33.0-kctl.0.1.0";
+
+std::string host_address() {
+  ifaddrs* ifs = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&ifs) != 0) return found;
+  for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    found = buf;
+    break;
+  }
+  freeifaddrs(ifs);
+  return found;
+}
+
+std::string field_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+}  // namespace
+
+void send_status(ResponseWriter& w, const Status& s) { w.respond(s.code, "application/json", s.to_json().dump()); }
+
+json decode_body(const http::Request& req) {
+  std::string ct = http::header(req.headers, "Content-Type");
+  std::string base = ct.substr(0, ct.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  if (req.body.empty()) throw StatusError(Status::bad_request("the request body is empty"));
+  try {
+    if (base.empty() || base == "application/json" || base == "*/*") return json::parse(req.body);
+    if (base == "application/yaml" || base == "application/x-yaml" || base == "text/yaml") return api::decode_yaml(req.body);
+  } catch (const json::exception& e) {
+    throw StatusError(Status::bad_request(std::string("the body of the request was in an unknown format - accepted "
+                                                      "media types include: application/json, application/yaml: ") +
+                                          e.what()));
+  }
+  throw StatusError(Status::unsupported_media_type("the body of the request was in an unknown format - accepted "
+                                                   "media types include: application/json, application/yaml"));
+}
+
+ApiServer::ApiServer(ApiServerOptions options) : options_(std::move(options)), registry_(api::Registry::builtin()) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+ObjectAttrs ApiServer::compute_attrs(const std::string& key, const json& obj) const {
+  ObjectAttrs a;
+  // key: /RESOURCE[.GROUP]/...
+  std::string res = key.substr(1, key.find('/', 1) - 1);
+  std::string group, plural = res;
+  if (auto dot = res.find('.'); dot != std::string::npos) {
+    plural = res.substr(0, dot);
+    group = res.substr(dot + 1);
+  }
+  const api::KindInfo* kind = registry_.by_resource(group, plural);
+  json m = obj.value("metadata", json::object());
+  if (m.contains("labels") && m["labels"].is_object())
+    for (auto it = m["labels"].begin(); it != m["labels"].end(); ++it) a.labels.emplace_back(it.key(), field_text(*it));
+  a.fields.emplace_back("metadata.name", m.value("name", ""));
+  a.fields.emplace_back("metadata.namespace", m.value("namespace", ""));
+  if (!kind) return a;
+  for (const auto& f : kind->selectable_fields) {
+    if (f == "source") {  // events: source.component, as kube-apiserver's event field set does
+      a.fields.emplace_back(f, obj.value("/source/component"_json_pointer, std::string()));
+      continue;
+    }
+    std::string ptr = "/" + f;
+    for (auto& c : ptr)
+      if (c == '.') c = '/';
+    a.fields.emplace_back(f, field_text(obj.value(json::json_pointer(ptr), json())));
+  }
+  try {
+    a.cells = kind->table_cells(obj);
+  } catch (const std::exception&) {
+    a.cells.clear();  // a malformed stored object still lists; its row is just empty
+  }
+  json tm = m;
+  tm.erase("managedFields");
+  if (tm.contains("annotations") && tm["annotations"].is_object()) {
+    tm["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+    if (tm["annotations"].empty()) tm.erase("annotations");
+  }
+  a.table_metadata = tm.dump();
+  return a;
+}
+
+void ApiServer::start() {
+  std::filesystem::create_directories(options_.data_dir);
+  SqliteStoreOptions so;
+  so.path = (std::filesystem::path(options_.data_dir) / "state.db").string();
+  so.sync = options_.storage_sync;
+  so.history_events = options_.watch_history_events;
+  so.attrs = [this](const std::string& key, const json& obj) { return compute_attrs(key, obj); };
+  store_ = std::make_unique<SqliteStore>(so);
+  allocator_ = std::make_unique<ServiceAllocator>(options_.service_cluster_ip_range, options_.node_port_min,
+                                                  options_.node_port_max);
+  for (const auto& rec : store_->list("/services/", nullptr)) allocator_->mark_service(json::parse(rec->value));
+  objects_ = std::make_unique<ObjectService>(*store_, registry_, *allocator_);
+
+  HttpServerOptions ho;
+  ho.max_connections = options_.max_connections;
+  server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
+  port_ = server_->listen(options_.bind_address, options_.port);
+  std::string advertise = options_.advertise_address;
+  if (advertise.empty())
+    advertise = options_.bind_address == "0.0.0.0" || options_.bind_address == "::" || options_.bind_address.empty()
+                    ? host_address()
+                    : options_.bind_address;
+  objects_->bootstrap(advertise, port_);
+  server_->start();
+  compactor_ = std::thread([this] { compaction_loop(); });
+}
+
+void ApiServer::stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (compactor_.joinable()) compactor_.join();
+  if (server_) server_->stop();
+  server_.reset();
+  objects_.reset();
+  store_.reset();
+}
+
+void ApiServer::compaction_loop() {
+  // Every interval, compact up to the revision seen one interval ago: at least one interval of history stays
+  // available to watchers that resume.
+  int64_t previous = 0;
+  std::unique_lock lock(stop_mutex_);
+  while (!stop_cv_.wait_for(lock, std::chrono::seconds(options_.compaction_interval_seconds), [&] { return stopping_; })) {
+    lock.unlock();
+    try {
+      if (previous > 0) store_->compact(previous);
+      previous = store_->current_revision();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kctl-apiserver: compaction failed: %s\n", e.what());
+    }
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+void ApiServer::handle(http::Request& req, ResponseWriter& w) {
+  try {
+    const std::string& path = req.path;
+    if (path == "/version" || path == "/version/") {
+      if (req.method != "GET") return send_status(w, Status::method_not_allowed("the server does not allow this method on the requested resource"));
+      json v = {{"major", kKubernetesMajor}, {"minor", kKubernetesMinor}, {"gitVersion", kGitVersion},
+                {"gitCommit", "0000000000000000000000000000000000000000"}, {"gitTreeState", "clean"},
+                {"buildDate", "2026-11-27T00:00:00Z"}, {"goVersion", "kctl (C++20)"}, {"compiler", "gc"},
+                {"platform", "linux/amd64"}};
+      return w.respond(200, "application/json", v.dump());
+    }
+    if (path == "/healthz" || path == "/livez" || path == "/readyz" || path.rfind("/healthz/", 0) == 0 ||
+        path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0)
+      return w.respond(200, "text/plain; charset=utf-8", "ok");
+    if (path.rfind("/openapi/", 0) == 0) return serve_openapi(req, w, path);
+    bool under_api = path == "/api" || path == "/api/" || path.rfind("/api/", 0) == 0;
+    bool under_apis = path == "/apis" || path == "/apis/" || path.rfind("/apis/", 0) == 0;
+    if (!under_api && !under_apis) return send_status(w, Status::not_found("", ""));
+    // Discovery: /api, /api/v1, /apis, /apis/G, /apis/G/V
+    std::string trimmed = path;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    size_t depth = std::count(trimmed.begin(), trimmed.end(), '/');
+    if ((under_api && depth <= 2) || (under_apis && depth <= 3)) return serve_discovery(req, w, trimmed);
+    return handle_resource(req, w, trimmed);
+  } catch (const StatusError& e) {
+    if (!w.responded()) send_status(w, e.status());
+  } catch (const StoreError& e) {
+    if (!w.responded()) send_status(w, Status::service_unavailable(e.what()));
+  } catch (const std::exception& e) {
+    if (!w.responded()) send_status(w, Status::internal(e.what()));
+  }
+}
+
+RequestInfo ApiServer::parse_resource_path(const std::string& path) const {
+  std::vector<std::string> seg;
+  for (size_t p = 1; p <= path.size();) {
+    size_t e = path.find('/', p);
+    if (e == std::string::npos) e = path.size();
+    seg.push_back(path.substr(p, e - p));
+    p = e + 1;
+  }
+  RequestInfo ri;
+  size_t i;
+  if (seg[0] == "api") {
+    ri.version = seg[1];
+    i = 2;
+  } else {
+    ri.group = seg[1];
+    ri.version = seg[2];
+    i = 3;
+  }
+  auto not_found = [&] { return StatusError(Status::not_found("", "")); };
+  if (i < seg.size() && seg[i] == "watch") {
+    ri.legacy_watch = true;
+    ++i;
+  }
+  if (i >= seg.size()) throw not_found();
+  // /namespaces/NS/RESOURCE/... unless it names the namespace itself (/namespaces/NS[/status|/finalize]).
+  if (seg[i] == "namespaces" && ri.group.empty() && i + 2 < seg.size() && seg[i + 2] != "status" &&
+      seg[i + 2] != "finalize") {
+    ri.ns = seg[i + 1];
+    i += 2;
+  }
+  const api::KindInfo* kind = registry_.by_resource(ri.group, seg[i]);
+  if (!kind || kind->version != ri.version) throw not_found();
+  ri.kind = kind;
+  ++i;
+  if (i < seg.size()) ri.name = seg[i++];
+  if (i < seg.size()) ri.subresource = seg[i++];
+  if (i < seg.size()) throw not_found();
+  if (!kind->namespaced && !ri.ns.empty()) throw not_found();
+  if (!ri.subresource.empty() && !kind->has_subresource(ri.subresource)) throw not_found();
+  if (ri.name.empty() && ri.ns.empty() && kind->namespaced) {
+    // all namespaces: list, watch only (checked by the verb handlers)
+  }
+  return ri;
+}
+
+}  // namespace kctl::apiserver

@@ -1,0 +1,88 @@
+// kctl-apiserver: the HTTP face of the object API. Routes Kubernetes URLs to ObjectService, negotiates JSON or
+// Table, streams watches, and serves discovery, OpenAPI and /version.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/http.h"
+#include "api/registry.h"
+#include "daemons/apiserver/object_service.h"
+#include "daemons/apiserver/sqlite_store.h"
+#include "daemons/common/http_server.h"
+
+namespace kctl::apiserver {
+
+struct ApiServerOptions {
+  std::string data_dir = "/var/lib/kctl";
+  std::string bind_address = "127.0.0.1";  // --insecure-bind-address
+  int port = 8080;                         // --insecure-port; 0 picks a free port
+  std::string advertise_address;           // the `kubernetes` Endpoints address; default: bind or host address
+  std::string service_cluster_ip_range = "10.96.0.0/12";
+  int node_port_min = 30000, node_port_max = 32767;
+  SyncMode storage_sync = SyncMode::Full;
+  int compaction_interval_seconds = 300;  // history older than one interval is compacted (kube-apiserver: 5m)
+  size_t watch_history_events = 10000;
+  size_t max_connections = 4096;
+};
+
+// What a URL under /api or /apis names.
+struct RequestInfo {
+  const api::KindInfo* kind = nullptr;
+  std::string group, version;
+  std::string ns;    // from /namespaces/NS/...; "" for cluster-scoped or all-namespaces
+  std::string name;
+  std::string subresource;
+  bool legacy_watch = false;  // /api/v1/watch/...
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiServerOptions options);
+  ~ApiServer();
+
+  // Opens the store, creates the bootstrap objects and starts serving. Throws std::runtime_error.
+  void start();
+  void stop();
+  int port() const { return port_; }
+  ObjectService& objects() { return *objects_; }
+  SqliteStore& store() { return *store_; }
+
+  void handle(http::Request& req, ResponseWriter& w);
+
+ private:
+  void handle_resource(http::Request& req, ResponseWriter& w, const std::string& path);
+  RequestInfo parse_resource_path(const std::string& path) const;  // throws StatusError(404)
+  void serve_get(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_list(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_watch(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_create(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_update(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_patch(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_delete(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_delete_collection(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  void serve_discovery(http::Request& req, ResponseWriter& w, const std::string& path);
+  void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
+  void compaction_loop();
+  ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;
+
+  ApiServerOptions options_;
+  const api::Registry& registry_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<ServiceAllocator> allocator_;
+  std::unique_ptr<ObjectService> objects_;
+  std::unique_ptr<HttpServer> server_;
+  int port_ = 0;
+  std::thread compactor_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mutex_
+};
+
+// Sends a Status error object.
+void send_status(ResponseWriter& w, const api::Status& s);
+// The request's body decoded as JSON or YAML per its Content-Type; throws StatusError(400/415).
+nlohmann::json decode_body(const http::Request& req);
+
+}  // namespace kctl::apiserver

@@ -1,0 +1,162 @@
+// Flags, logging, sd_notify and signal handling for the daemons.
+#include "daemons/common/daemon.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <mutex>
+
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+namespace kctl {
+
+void Flags::add(const std::string& name, std::string* target, const std::string& help) {
+  flags_[name] = {Flag::Type::String, target, help};
+}
+void Flags::add(const std::string& name, int* target, const std::string& help) {
+  flags_[name] = {Flag::Type::Int, target, help};
+}
+void Flags::add(const std::string& name, bool* target, const std::string& help) {
+  flags_[name] = {Flag::Type::Bool, target, help};
+}
+
+std::string Flags::usage() const {
+  std::string out = "Usage: " + program_ + " [flags]\n" + summary_ + "\n\nFlags:\n";
+  for (const auto& [name, f] : flags_) {
+    std::string def;
+    if (f.type == Flag::Type::String) def = *static_cast<std::string*>(f.target);
+    if (f.type == Flag::Type::Int) def = std::to_string(*static_cast<int*>(f.target));
+    if (f.type == Flag::Type::Bool) def = *static_cast<bool*>(f.target) ? "true" : "false";
+    out += "  --" + name + (f.type == Flag::Type::Bool ? "" : " value") + "\n      " + f.help +
+           (def.empty() ? "" : " (default " + def + ")") + "\n";
+  }
+  return out;
+}
+
+void Flags::parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage();
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      std::cerr << program_ << ": unexpected argument " << arg << "\n";
+      std::exit(2);
+    }
+    std::string name = arg.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto it = flags_.find(name);
+    if (it == flags_.end()) {
+      std::cerr << program_ << ": unknown flag --" << name << "\n";
+      std::exit(2);
+    }
+    Flag& f = it->second;
+    if (f.type == Flag::Type::Bool) {
+      if (!has_value) value = "true";
+      if (value != "true" && value != "false") {
+        std::cerr << program_ << ": --" << name << " takes true or false\n";
+        std::exit(2);
+      }
+      *static_cast<bool*>(f.target) = value == "true";
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::cerr << program_ << ": --" << name << " needs a value\n";
+        std::exit(2);
+      }
+      value = argv[++i];
+    }
+    if (f.type == Flag::Type::String) {
+      *static_cast<std::string*>(f.target) = value;
+    } else {
+      char* end = nullptr;
+      long v = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0') {
+        std::cerr << program_ << ": --" << name << " takes an integer, not " << value << "\n";
+        std::exit(2);
+      }
+      *static_cast<int*>(f.target) = int(v);
+    }
+  }
+}
+
+namespace {
+std::mutex log_mutex;
+std::string log_identifier = "kctl";
+LogLevel log_max = LogLevel::Info;
+
+// journald sets JOURNAL_STREAM to the device:inode of the stream it gave us as stderr.
+bool stderr_is_journal() {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  if (!js) return false;
+  struct stat st{};
+  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+  return st.st_dev == dev && st.st_ino == ino;
+}
+}  // namespace
+
+void set_log_identifier(const std::string& identifier) { log_identifier = identifier; }
+void set_log_verbosity(LogLevel max_level) { log_max = max_level; }
+
+void log(LogLevel level, const std::string& message, const std::vector<std::string>& fields) {
+  if (int(level) > int(log_max)) return;
+  static const bool journal = stderr_is_journal();
+  if (journal) {
+    std::vector<std::string> parts = {"MESSAGE=" + message, "PRIORITY=" + std::to_string(int(level)),
+                                      "SYSLOG_IDENTIFIER=" + log_identifier};
+    for (const auto& f : fields) parts.push_back(f);
+    std::vector<iovec> iov;
+    for (auto& p : parts) iov.push_back({p.data(), p.size()});
+    sd_journal_sendv(iov.data(), int(iov.size()));
+    return;
+  }
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  static const char* names[] = {"", "", "", "E", "W", "N", "I", "D"};
+  std::string line = std::string(ts) + " " + names[int(level)] + " " + log_identifier + ": " + message;
+  for (const auto& f : fields) line += " " + f;
+  std::lock_guard lock(log_mutex);
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void notify_ready(const std::string& status) { sd_notify(0, ("READY=1\nSTATUS=" + status).c_str()); }
+void notify_status(const std::string& status) { sd_notify(0, ("STATUS=" + status).c_str()); }
+void notify_stopping() { sd_notify(0, "STOPPING=1"); }
+
+void block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int wait_for_termination() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace kctl

@@ -1,0 +1,50 @@
+// Plumbing every kctl daemon shares: command-line flags in kube's --name=value style, logging (the journal when
+// journald is there, stderr otherwise), sd_notify, and waiting for SIGTERM/SIGINT.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kctl {
+
+// --name=value, --name value, and --flag for booleans. Unknown flags and missing values are errors.
+class Flags {
+ public:
+  Flags(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+  void add(const std::string& name, std::string* target, const std::string& help);
+  void add(const std::string& name, int* target, const std::string& help);
+  void add(const std::string& name, bool* target, const std::string& help);
+  // Parses argv; on --help prints usage and exits 0; on error prints the problem and exits 2.
+  void parse(int argc, char** argv);
+  std::string usage() const;
+
+ private:
+  struct Flag {
+    enum class Type { String, Int, Bool } type;
+    void* target;
+    std::string help;
+  };
+  std::string program_, summary_;
+  std::map<std::string, Flag> flags_;
+};
+
+enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+
+// Logs one line. To the journal (with PRIORITY, SYSLOG_IDENTIFIER and the given KEY=value fields) when stderr is
+// connected to journald, otherwise to stderr with a timestamp.
+void log(LogLevel level, const std::string& message, const std::vector<std::string>& fields = {});
+void set_log_identifier(const std::string& identifier);
+void set_log_verbosity(LogLevel max_level);
+
+// sd_notify wrappers; harmless without a NOTIFY_SOCKET.
+void notify_ready(const std::string& status);
+void notify_status(const std::string& status);
+void notify_stopping();
+
+// Blocks SIGTERM and SIGINT in the calling thread (call first in main, before any thread starts, so every thread
+// inherits the mask), then wait_for_termination() returns the signal that arrived.
+void block_termination_signals();
+int wait_for_termination();
+
+}  // namespace kctl

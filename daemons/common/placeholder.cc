@@ -1,2 +1,0 @@
-// placeholder until the common plumbing lands
-namespace kctl {}
