@@ -210,6 +210,15 @@ bool MessageReader::read_line(std::string& line) {
   }
 }
 
+void MessageReader::discard(size_t n) {
+  while (n > 0) {
+    if (pos_ == buf_.size() && !fill()) return;
+    size_t take = std::min(n, buf_.size() - pos_);
+    pos_ += take;
+    n -= take;
+  }
+}
+
 bool MessageReader::read_exact(size_t n, std::string& out) {
   while (buf_.size() - pos_ < n)
     if (!fill()) return false;
@@ -309,7 +318,12 @@ MessageReader::Result MessageReader::read_body(const Headers& h, std::string& bo
     char* end = nullptr;
     unsigned long long n = std::strtoull(cl.c_str(), &end, 10);
     if (*end != '\0') return Result::Malformed;
-    if (n > max_body) return Result::BodyTooLarge;
+    if (n > max_body) {
+      // Read and drop a moderately oversized body so the client, still sending it, gets to read our 413 instead of
+      // a reset connection. Beyond kMaxDiscardBytes the connection is just closed.
+      if (n <= kMaxDiscardBytes) discard(size_t(n));
+      return Result::BodyTooLarge;
+    }
     return read_exact(size_t(n), body) ? Result::Ok : Result::Malformed;
   }
   if (!until_eof_allowed) return Result::Ok;

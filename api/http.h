@@ -15,6 +15,7 @@ namespace kctl::http {
 // Limits on what a peer can make us buffer.
 constexpr size_t kMaxHeaderBytes = 64 * 1024;       // request/status line plus headers
 constexpr size_t kMaxRequestBody = 3 * 1024 * 1024;  // kube-apiserver's limit: larger bodies get 413
+constexpr size_t kMaxDiscardBytes = 64 * 1024 * 1024;  // an oversized body up to this is read and dropped
 
 struct CaseLess {
   bool operator()(std::string_view a, std::string_view b) const;
@@ -87,6 +88,7 @@ class MessageReader {
   Result read_head(std::string& head);
   bool read_line(std::string& line);
   bool read_exact(size_t n, std::string& out);
+  void discard(size_t n);
 
   Stream& stream_;
   std::string buf_;

@@ -190,13 +190,13 @@ class JsonPatcher {
   json take() { return std::move(doc_); }
 
  private:
-  json value_at(const std::string& pointer, const OpSite& site, const char* what);
+  json& value_at(const std::string& pointer, const OpSite& site, const char* what);
 
   json doc_;
   size_t copied_bytes_ = 0;
 };
 
-json JsonPatcher::value_at(const std::string& pointer, const OpSite& site, const char* what) {
+json& JsonPatcher::value_at(const std::string& pointer, const OpSite& site, const char* what) {
   Tokens t = parse_pointer(pointer, site);
   json* v = find_value(doc_, t, t.size());
   if (!v) site.fail(std::string("the ") + what + " location \"" + pointer + "\" does not exist");
@@ -223,14 +223,14 @@ void JsonPatcher::apply(size_t index, const json& op) {
     if (!v) site.fail("the target location does not exist");
     *v = op_member(op, "value", site);
   } else if (site.op == "test") {
-    json actual = value_at(site.path, site, "target");
+    const json& actual = value_at(site.path, site, "target");
     const json& expected = op_member(op, "value", site);
     if (actual != expected) site.fail("the value is " + short_dump(actual) + ", not " + short_dump(expected));
   } else if (site.op == "move" || site.op == "copy") {
     const json& from = op_member(op, "from", site);
     if (!from.is_string()) site.fail("\"from\" must be a string");
     Tokens source = parse_pointer(from.get<std::string>(), site);
-    json value = value_at(from.get<std::string>(), site, "\"from\"");
+    json value = value_at(from.get<std::string>(), site, "\"from\"");  // a copy: move removes the source
     if (site.op == "move") {
       if (source == target) return;
       if (target.size() > source.size() && std::equal(source.begin(), source.end(), target.begin()))
@@ -593,7 +593,7 @@ void StrategicMerger::merge_ordered_list(json& original, json& patch, const std:
   validate_order(patch_list, order, meta.merge_key);
   json merged, live_view = orig_list;
   if (!has_p) merged = orig_list;
-  else if (!has_o && mode_ == MergeMode::CombinePatches) merged = patch_list;
+  else if (!has_o) merged = fresh(patch_list, meta);
   else merged = merge_slice(orig_list, patch_list, child_shape(meta), meta.merge_key, &live_view);
   if (has_p) patch.erase(field);
   auto cat = element_category({&orig_list, &patch_list});
@@ -644,11 +644,13 @@ void StrategicMerger::merge_field(json& original, const std::string& key, json v
 }
 
 // A patch value that lands where nothing was. Go copies it verbatim and lets decoding into the typed struct
-// drop nulls and directives; we keep JSON, so we merge it into an empty value to the same effect.
+// drop nulls and directives; we keep JSON, so we merge maps into an empty value to the same effect.
+// Lists of primitives stay verbatim, duplicates included, as in Go.
 json StrategicMerger::fresh(json value, const FieldMeta& meta) const {
   if (mode_ == MergeMode::CombinePatches) return value;
   if (value.is_object()) return merge_map(json::object(), std::move(value), child_shape(meta));
-  if (value.is_array() && meta.merge) return merge_slice(json::array(), std::move(value), child_shape(meta), meta.merge_key);
+  if (value.is_array() && meta.merge && element_category({&value}) == Cat::Object)
+    return merge_slice(json::array(), std::move(value), child_shape(meta), meta.merge_key);
   return value;
 }
 

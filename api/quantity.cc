@@ -145,6 +145,18 @@ bool keeps_text(const Scanned& sc, const Suffix& suf) {
   return scale % 3 == 0 && !shifted.ends_with("000") && shifted[0] != '0';
 }
 
+// Adds one to a string of decimal digits ("" counts as 0).
+void increment(std::string& digits) {
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    if (*it != '9') {
+      ++*it;
+      return;
+    }
+    *it = '0';
+  }
+  digits.insert(digits.begin(), '1');
+}
+
 std::string strip_leading_zeros(std::string s) {
   s.erase(0, std::min(s.find_first_not_of('0'), s.size()));
   return s;
@@ -156,12 +168,12 @@ std::string strip_leading_zeros(std::string s) {
 struct QuantityParser {
   static Quantity decimal(std::string digits, std::int64_t exp10, const char*& error) {
     Quantity q;
-    bool round_up = false;
     if (exp10 < -kNanoScale) {
       std::size_t drop = static_cast<std::size_t>(-kNanoScale - exp10);
       std::size_t keep = digits.size() > drop ? digits.size() - drop : 0;
-      round_up = digits.find_first_not_of('0', keep) != std::string::npos;
+      bool round_up = digits.find_first_not_of('0', keep) != std::string::npos;
       digits.resize(keep);
+      if (round_up) increment(digits);
       exp10 = -kNanoScale;
     }
     while (!digits.empty() && digits.back() == '0') {
@@ -173,7 +185,6 @@ struct QuantityParser {
       return q;
     }
     for (char c : digits) q.mantissa_ = q.mantissa_ * 10 + static_cast<unsigned>(c - '0');
-    if (round_up) q.mantissa_ += 1;
     q.exponent_ = static_cast<std::int32_t>(exp10);
     return q;
   }

@@ -1,6 +1,7 @@
 // Parser for the schema files (api/schema/FORMAT.md) and the builtin schema compiled into the library.
 #include "api/schema.h"
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 
@@ -56,6 +57,9 @@ std::string trim(std::string_view s) {
 
 using TypeTable = std::map<std::string, std::unique_ptr<TypeDef>, std::less<>>;
 
+// The largest field number protobuf allows (2^29 - 1): a number past it cannot be written in a tag.
+constexpr int kMaxProtoFieldNumber = (1 << 29) - 1;
+
 TypeRef parse_type(const std::string& text, const TypeTable& types, const std::string& where) {
   static const std::map<std::string, TypeRef::Kind, std::less<>> scalars = {
       {"string", TypeRef::Kind::String},     {"boolean", TypeRef::Kind::Boolean},
@@ -80,6 +84,22 @@ TypeRef parse_type(const std::string& text, const TypeTable& types, const std::s
     throw std::runtime_error(where + ": unknown type '" + text + "'");
   }
   return t;
+}
+
+// "2" or "2.1": the field numbers of nested embedded messages, each a valid protobuf field number.
+std::vector<int> parse_proto_path(const std::string& text, const std::string& where) {
+  std::vector<int> path;
+  std::istringstream parts(text);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+    if (ec != std::errc() || end != part.data() + part.size() || n <= 0 || n > kMaxProtoFieldNumber)
+      throw std::runtime_error(where + ": bad protoEmbed path '" + text + "'");
+    path.push_back(n);
+  }
+  if (path.empty() || text.back() == '.') throw std::runtime_error(where + ": bad protoEmbed path '" + text + "'");
+  return path;
 }
 
 }  // namespace
@@ -142,6 +162,11 @@ std::unique_ptr<Schema> Schema::parse(const std::vector<std::pair<std::string, s
           f.merge_key = attr.substr(6);
         } else if (attr.rfind("strategy=", 0) == 0) {
           f.patch_strategy = attr.substr(9);
+        } else if (attr.rfind("proto=", 0) == 0) {
+          f.proto = std::atoi(attr.c_str() + 6);
+          if (f.proto <= 0) throw std::runtime_error(where + ": bad proto field number '" + attr + "'");
+        } else if (attr.rfind("protoEmbed=", 0) == 0) {
+          f.proto_embed = parse_proto_path(attr.substr(11), where);
         } else if (attr.rfind("listType=", 0) == 0) {
           f.list_type = attr.substr(9);
         } else if (attr.rfind("listMapKeys=", 0) == 0) {

@@ -35,6 +35,10 @@ struct FieldDef {
   std::string list_type;       // "atomic", "set", "map" or ""
   std::vector<std::string> list_map_keys;
   std::string description;
+  int proto = 0;  // the field number in k8s.io/api's generated.proto (0: unknown)
+  // For a field of an embedded Go struct written inline (VolumeSource in Volume): the field numbers of the
+  // embedding messages, outermost first ("protoEmbed=2" -> {2}). Empty for a field of the type itself.
+  std::vector<int> proto_embed;
 
   bool merges_by_key() const { return patch_strategy.find("merge") != std::string::npos && !merge_key.empty(); }
   bool retains_keys() const { return patch_strategy.find("retainKeys") != std::string::npos; }

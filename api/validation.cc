@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include "api/codec.h"
 
@@ -231,13 +230,14 @@ std::vector<std::string> is_valid_cidr(std::string_view value) {
   if (slash == std::string_view::npos) return bad;
   int bits = parse_ip_sloppy(value.substr(0, slash));
   std::string_view mask = value.substr(slash + 1);
-  if (bits == 0 || mask.empty() || mask.size() > 3) return bad;
+  if (bits == 0 || mask.empty()) return bad;
   int n = 0;
   for (char c : mask) {
     if (c < '0' || c > '9') return bad;
     n = n * 10 + (c - '0');
+    if (n > bits) return bad;
   }
-  return n <= bits ? Errors{} : bad;
+  return Errors{};
 }
 
 std::vector<std::string> is_c_identifier(std::string_view value) {

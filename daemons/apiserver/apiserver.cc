@@ -231,8 +231,8 @@ RequestInfo ApiServer::parse_resource_path(const std::string& path) const {
   }
   if (i >= seg.size()) throw not_found();
   // /namespaces/NS/RESOURCE/... unless it names the namespace itself (/namespaces/NS[/status|/finalize]).
-  if (seg[i] == "namespaces" && ri.group.empty() && i + 2 < seg.size() && seg[i + 2] != "status" &&
-      seg[i + 2] != "finalize") {
+  if (seg[i] == "namespaces" && i + 2 < seg.size() &&
+      (!ri.group.empty() || (seg[i + 2] != "status" && seg[i + 2] != "finalize"))) {
     ri.ns = seg[i + 1];
     i += 2;
   }

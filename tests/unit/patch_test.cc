@@ -205,10 +205,10 @@ TEST(JsonPatch, Limits) {
   json ops = json::array();
   for (size_t i = 0; i <= kctl::api::kMaxJsonPatchOperations; ++i) ops.push_back({{"op", "test"}, {"path", ""}, {"value", 1}});
   EXPECT_EQ(status_of([&] { json_patch(json(1), ops); }), 413);
-  // Each copy of the root doubles the document; the copy budget stops it long before memory does.
+  // Copying the root into itself grows the document geometrically; the copy budget stops it early.
   json doubling = json::array();
   for (int i = 0; i < 64; ++i) doubling.push_back({{"op", "copy"}, {"from", ""}, {"path", "/" + std::to_string(i % 2)}});
-  EXPECT_EQ(status_of([&] { json_patch(json::parse(R"({"0":"0123456789abcdef"})"), doubling); }), 422);
+  EXPECT_EQ(status_of([&] { json_patch(json{{"0", std::string(4096, 'x')}}, doubling); }), 422);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -449,7 +449,7 @@ TEST_F(StrategicMergePatchTest, SetElementOrder) {
 
 // A 3 MiB body holds lists of ~100k elements; ordering them must not be quadratic as Go's index() is.
 TEST_F(StrategicMergePatchTest, LongListsStayFast) {
-  constexpr int kElements = 50000;
+  constexpr int kElements = 20000;
   json live = json::parse(R"({"containers":[{"name":"a","env":[]}]})");
   json patch = json::parse(R"({"containers":[{"name":"a","env":[]}]})");
   json& env = live["containers"][0]["env"];

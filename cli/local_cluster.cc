@@ -1,0 +1,427 @@
+// LocalCluster: the supervisor (subreaper, restart with back-off, ordered stop), `up` (start, wait for the API,
+// kubeconfig, examples), `status` and `down` (stop and remove the directory).
+#include "cli/local_cluster.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/codec.h"
+#include "api/http_client.h"
+#include "api/registry.h"
+#include "api/resource_path.h"
+#include "api/status.h"
+
+namespace fs = std::filesystem;
+
+namespace kctl::cli {
+
+namespace {
+
+// How long a stopping daemon gets between SIGTERM and SIGKILL (systemd's default is 90 s; ours stop in < 1 s).
+constexpr auto kStopTimeout = std::chrono::seconds(10);
+// Restart back-off for a daemon that exits on its own: doubles from 1 s up to this.
+constexpr int kMaxRestartDelaySeconds = 30;
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool process_alive(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  // A zombie is dead: PID 1 here does not reap, so exited daemons can linger as zombies.
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+void write_file(const std::string& p, const std::string& content) {
+  std::ofstream out(p + ".tmp");
+  out << content;
+  out.close();
+  fs::rename(p + ".tmp", p);
+}
+
+}  // namespace
+
+std::string executable_dir() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : p.parent_path().string();
+}
+
+std::string find_binary(const std::string& name) {
+  fs::path beside = fs::path(executable_dir()) / name;
+  if (fs::exists(beside)) return beside.string();
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(ss, dir, ':'))
+    if (!dir.empty() && ::access((fs::path(dir) / name).c_str(), X_OK) == 0) return (fs::path(dir) / name).string();
+  return "";
+}
+
+int live_pid_from_file(const std::string& pid_file) {
+  int pid = std::atoi(read_file(pid_file).c_str());
+  return process_alive(pid) ? pid : 0;
+}
+
+LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {
+  if (options_.examples_dir.empty()) {
+    // build/bin/kctl -> source tree's examples/ (the build records where its sources are)
+    fs::path marker = fs::path(executable_dir()) / ".." / "source-dir";
+    std::string src = read_file(marker.string());
+    while (!src.empty() && (src.back() == '\n' || src.back() == ' ')) src.pop_back();
+    if (!src.empty() && fs::exists(fs::path(src) / "examples"))
+      options_.examples_dir = (fs::path(src) / "examples").string();
+    else if (fs::exists("/usr/share/kctl/examples"))
+      options_.examples_dir = "/usr/share/kctl/examples";
+  }
+}
+
+std::string LocalCluster::path(const std::string& rel) const { return (fs::path(options_.dir) / rel).string(); }
+
+std::string LocalCluster::api_url() const { return "http://127.0.0.1:" + std::to_string(options_.api_port); }
+
+std::vector<LocalCluster::Component> LocalCluster::components() const {
+  return {{"kctl-apiserver",
+           {"--data-dir=" + path("apiserver"), "--insecure-bind-address=127.0.0.1",
+            "--insecure-port=" + std::to_string(options_.api_port)}}};
+}
+
+int LocalCluster::supervisor_pid() const { return live_pid_from_file(path("supervisor.pid")); }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The supervisor
+
+namespace {
+
+struct Running {
+  LocalCluster::Component component;
+  int pid = 0;
+  int restart_delay = 1;
+  std::chrono::steady_clock::time_point restart_at{};
+};
+
+int spawn(const LocalCluster::Component& c, const std::string& binary, const std::string& log_path) {
+  int pid = ::fork();
+  if (pid != 0) return pid;
+  // child: its own process group, default signal dispositions, output to its log
+  ::setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  if (null >= 0) ::dup2(null, 0);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const auto& a : c.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(binary.c_str(), argv.data());
+  std::fprintf(stderr, "kctl local: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
+  ::_exit(127);
+}
+
+void say(const std::string& s) {
+  std::fprintf(stderr, "%s\n", s.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int LocalCluster::supervise() {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  fs::create_directories(path("logs"));
+  write_file(path("supervisor.pid"), std::to_string(::getpid()) + "\n");
+
+  std::vector<Running> running;
+  for (const auto& c : components()) {
+    std::string bin = find_binary(c.name);
+    if (bin.empty()) {
+      say("kctl local: " + c.name + " not found beside kctl or on PATH");
+      continue;
+    }
+    Running r{c};
+    r.pid = spawn(c, bin, path("logs/" + c.name + ".log"));
+    write_file(path(c.name + ".pid"), std::to_string(r.pid) + "\n");
+    say("kctl local: started " + c.name + " (pid " + std::to_string(r.pid) + ")");
+    running.push_back(r);
+  }
+
+  bool stopping = false;
+  while (!stopping) {
+    timespec tick{1, 0};
+    siginfo_t info{};
+    int sig = sigtimedwait(&set, &info, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      stopping = true;
+      break;
+    }
+    // Reap every exited child; ours are restarted with back-off, like Restart=on-failure.
+    int status = 0;
+    for (int pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      for (auto& r : running) {
+        if (r.pid != pid) continue;
+        say("kctl local: " + r.component.name + " exited (" +
+            (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                               : "signal " + std::to_string(WTERMSIG(status))) +
+            "); restarting in " + std::to_string(r.restart_delay) + "s");
+        r.pid = 0;
+        r.restart_at = std::chrono::steady_clock::now() + std::chrono::seconds(r.restart_delay);
+        r.restart_delay = std::min(r.restart_delay * 2, kMaxRestartDelaySeconds);
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    for (auto& r : running) {
+      if (r.pid != 0 || now < r.restart_at) continue;
+      r.pid = spawn(r.component, find_binary(r.component.name), path("logs/" + r.component.name + ".log"));
+      write_file(path(r.component.name + ".pid"), std::to_string(r.pid) + "\n");
+    }
+  }
+
+  // Stop in reverse order of start.
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+    if (it->pid <= 0) continue;
+    ::kill(it->pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+    while (::waitpid(it->pid, nullptr, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        say("kctl local: " + it->component.name + " did not stop in time; killing it");
+        ::kill(-it->pid, SIGKILL);
+        ::kill(it->pid, SIGKILL);
+        ::waitpid(it->pid, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    fs::remove(path(it->component.name + ".pid"));
+    say("kctl local: stopped " + it->component.name);
+  }
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  fs::remove(path("supervisor.pid"));
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// up, status, down
+
+bool LocalCluster::wait_until_serving(std::string& error) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.start_timeout_seconds);
+  http::Client client(api_url(), {.bearer_token = "", .timeout_seconds = 2});
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (client.request("GET", "/readyz").status == 200) return true;
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!supervisor_pid()) {
+      error = "the supervisor exited";
+      return false;
+    }
+    // Startup is a few hundred milliseconds; poll gently until then (there is no readiness event to wait on
+    // across processes other than the socket itself).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (error.empty()) error = "timed out";
+  return false;
+}
+
+void LocalCluster::write_kubeconfig() const {
+  std::string kc =
+      "apiVersion: v1\n"
+      "kind: Config\n"
+      "clusters:\n"
+      "- name: kctl-local\n"
+      "  cluster:\n"
+      "    server: " + api_url() + "\n"
+      "contexts:\n"
+      "- name: kctl-local\n"
+      "  context:\n"
+      "    cluster: kctl-local\n"
+      "    user: kctl-local\n"
+      "    namespace: default\n"
+      "current-context: kctl-local\n"
+      "users:\n"
+      "- name: kctl-local\n"
+      "  user: {}\n"
+      "preferences: {}\n";
+  write_file(path("kubeconfig"), kc);
+}
+
+int LocalCluster::apply_examples() const {
+  if (options_.examples_dir.empty() || !fs::exists(options_.examples_dir)) {
+    std::cerr << "kctl local: no examples directory found; nothing applied\n";
+    return 0;
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(options_.examples_dir)) {
+    auto ext = e.path().extension();
+    if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  http::Client client(api_url());
+  const auto& reg = api::Registry::builtin();
+  int failures = 0;
+  for (const auto& f : files) {
+    std::vector<nlohmann::json> objects;
+    try {
+      objects = api::flatten_lists(api::decode_documents(read_file(f.string())));
+    } catch (const api::StatusError& e) {
+      std::cerr << "kctl local: " << f.string() << ": " << e.status().message << "\n";
+      ++failures;
+      continue;
+    }
+    for (const auto& obj : objects) {
+      const api::KindInfo* kind = reg.by_api_version_kind(obj.value("apiVersion", ""), obj.value("kind", ""));
+      std::string name = obj.value("/metadata/name"_json_pointer, std::string());
+      if (!kind) {
+        std::cerr << "kctl local: " << f.filename().string() << ": unknown kind " << obj.value("apiVersion", "") << "/"
+                  << obj.value("kind", "") << "\n";
+        ++failures;
+        continue;
+      }
+      std::string ns = kind->namespaced ? obj.value("/metadata/namespace"_json_pointer, std::string("default")) : "";
+      // Server-side apply: creates what is missing and updates what is there, so `up` can run again.
+      auto resp = client.request("PATCH", api::object_path(*kind, ns, name) + "?fieldManager=kctl-local&force=true",
+                                 obj.dump(), {{"Content-Type", "application/apply-patch+yaml"}});
+      std::string what = kind->singular + "/" + name;
+      if (resp.status == 200 || resp.status == 201) {
+        std::cout << what << (resp.status == 201 ? " created" : " configured") << "\n";
+      } else {
+        std::string msg = resp.body;
+        try {
+          msg = nlohmann::json::parse(resp.body).value("message", resp.body);
+        } catch (...) {
+        }
+        std::cerr << "kctl local: " << what << ": " << msg << "\n";
+        ++failures;
+      }
+    }
+  }
+  return failures;
+}
+
+int LocalCluster::up() {
+  fs::create_directories(path("logs"));
+  if (!supervisor_pid()) {
+    std::string self = executable_dir() + "/kctl";
+    int pid = ::fork();
+    if (pid < 0) {
+      std::cerr << "kctl local: fork: " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    if (pid == 0) {
+      ::setsid();
+      int fd = ::open(path("logs/supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      if (null >= 0) ::dup2(null, 0);
+      std::string port = "--api-port=" + std::to_string(options_.api_port);
+      std::string dir = "--dir=" + options_.dir;
+      const char* argv[] = {self.c_str(), "local", "supervise", dir.c_str(), port.c_str(), nullptr};
+      ::execv(self.c_str(), const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    // Wait for the supervisor to write its pid file before polling the API.
+    for (int i = 0; i < 50 && !supervisor_pid(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string error;
+  if (!wait_until_serving(error)) {
+    std::cerr << "kctl local: the API server did not come up at " << api_url() << ": " << error << "\n"
+              << "see " << path("logs/kctl-apiserver.log") << "\n";
+    return 1;
+  }
+  write_kubeconfig();
+  int failures = options_.apply_examples ? apply_examples() : 0;
+  std::cout << "\nkctl local cluster is up: API at " << api_url() << "\n"
+            << "  export KUBECONFIG=" << path("kubeconfig") << "\n"
+            << "  kubectl get all -A        # or: kctl local status\n";
+  return failures ? 1 : 0;
+}
+
+int LocalCluster::status() {
+  int sup = supervisor_pid();
+  bool ok = sup != 0;
+  std::cout << "directory:  " << options_.dir << "\n";
+  std::cout << "supervisor: " << (sup ? "running (pid " + std::to_string(sup) + ")" : std::string("not running")) << "\n";
+  for (const auto& c : components()) {
+    int pid = live_pid_from_file(path(c.name + ".pid"));
+    if (!pid) ok = false;
+    std::cout << c.name << ": " << (pid ? "running (pid " + std::to_string(pid) + ")" : std::string("not running"))
+              << "\n";
+  }
+  if (sup) {
+    try {
+      http::Client client(api_url(), {.bearer_token = "", .timeout_seconds = 2});
+      auto v = client.request("GET", "/version");
+      auto ready = client.request("GET", "/readyz");
+      std::cout << "API:        " << api_url() << " " << (ready.status == 200 ? "ready" : "not ready") << " ("
+                << nlohmann::json::parse(v.body).value("gitVersion", "?") << ")\n";
+      if (ready.status != 200) ok = false;
+    } catch (const std::exception& e) {
+      std::cout << "API:        " << api_url() << " unreachable: " << e.what() << "\n";
+      ok = false;
+    }
+    std::cout << "kubeconfig: " << path("kubeconfig") << "\n";
+  }
+  return ok ? 0 : 3;  // 3: not running, as `systemctl status` answers
+}
+
+int LocalCluster::down() {
+  if (!fs::exists(options_.dir)) {
+    std::cout << "kctl local: nothing at " << options_.dir << "\n";
+    return 0;
+  }
+  if (int sup = supervisor_pid()) {
+    ::kill(sup, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + kStopTimeout + std::chrono::seconds(5);
+    while (process_alive(sup) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (process_alive(sup)) ::kill(sup, SIGKILL);
+  }
+  // Anything left behind by a supervisor that died: stop it by its pid file.
+  for (const auto& c : components())
+    if (int pid = live_pid_from_file(path(c.name + ".pid"))) {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 250 && process_alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (process_alive(pid)) ::kill(pid, SIGKILL);
+    }
+  std::error_code ec;
+  fs::remove_all(options_.dir, ec);
+  if (ec) {
+    std::cerr << "kctl local: cannot remove " << options_.dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  std::cout << "kctl local cluster stopped; removed " << options_.dir << "\n";
+  return 0;
+}
+
+}  // namespace kctl::cli

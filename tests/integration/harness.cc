@@ -1,0 +1,203 @@
+// The harness: process spawning with pipes and timeouts, free ports, temporary directories, the apiserver child
+// and the kubectl wrapper.
+#include "harness.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace fs = std::filesystem;
+
+namespace kctl::test {
+
+CmdResult run(const std::vector<std::string>& argv, const std::string& input, int timeout_seconds) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};
+  int pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execvp(a[0], a.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  std::thread feeder([&] {
+    size_t off = 0;
+    while (off < input.size()) {
+      ssize_t n = write(in[1], input.data() + off, input.size() - off);
+      if (n <= 0) break;
+      off += size_t(n);
+    }
+    close(in[1]);
+  });
+  CmdResult r;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  int open_fds = 2;
+  bool killed = false;
+  while (open_fds > 0) {
+    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0 && !killed) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+    if (poll(fds, 2, std::max(left, 100)) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[65536];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, size_t(n));
+      }
+    }
+  }
+  feeder.join();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string make_temp_dir(const std::string& tag) {
+  std::string tmpl = (fs::temp_directory_path() / ("kctl-it-" + tag + "-XXXXXX")).string();
+  return mkdtemp(tmpl.data()) ? tmpl : "";
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& content) {
+  std::string p = (fs::path(dir) / name).string();
+  std::ofstream(p) << content;
+  return p;
+}
+
+nlohmann::json parse_json(const std::string& s) {
+  try {
+    return nlohmann::json::parse(s);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << s.substr(0, 2000);
+    return nullptr;
+  }
+}
+
+ApiServerProcess::ApiServerProcess(std::vector<std::string> extra_args)
+    : extra_(std::move(extra_args)), dir_(make_temp_dir("apiserver")), port_(free_port()) {
+  start();
+}
+
+ApiServerProcess::~ApiServerProcess() {
+  stop();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string ApiServerProcess::log() const {
+  std::ifstream in(dir_ + "/apiserver.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void ApiServerProcess::start() {
+  std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-apiserver", "--data-dir=" + dir_ + "/data",
+                                   "--insecure-port=" + std::to_string(port_)};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open((dir_ + "/apiserver.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> a;
+    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  client_ = std::make_unique<http::Client>(url());
+  for (int i = 0; i < 200; ++i) {
+    try {
+      if (client_->request("GET", "/readyz").status == 200) return;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  FAIL() << "kctl-apiserver did not become ready:\n" << log();
+}
+
+void ApiServerProcess::stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+void ApiServerProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+std::string Kubectl::find(const std::string& version) {
+  if (const char* env = std::getenv("KCTL_TEST_KUBECTL"); env && version.empty()) return env;
+  std::string want = "kubectl." + (version.empty() ? std::string("1.33") : version);
+  auto which = run({"sh", "-c", "command -v kubectl"});
+  std::string kubectl = which.out.substr(0, which.out.find('\n'));
+  if (!kubectl.empty()) {
+    std::error_code ec;
+    fs::path real = fs::canonical(kubectl, ec);
+    if (!ec && fs::exists(real.parent_path() / want)) return (real.parent_path() / want).string();
+  }
+  return version.empty() ? kubectl : "";
+}
+
+Kubectl::Kubectl(const std::string& server, const std::string& version)
+    : binary_(find(version)), dir_(make_temp_dir("kubectl")) {
+  kubeconfig_ = write_file(dir_, "kubeconfig",
+                           "apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster:\n    server: " + server +
+                               "\ncontexts:\n- name: t\n  context:\n    cluster: t\n    user: t\n"
+                               "current-context: t\nusers:\n- name: t\n  user: {}\n");
+}
+
+CmdResult Kubectl::operator()(const std::vector<std::string>& args, const std::string& input, int timeout) const {
+  std::vector<std::string> argv = {"env", "HOME=" + dir_, binary_, "--kubeconfig=" + kubeconfig_,
+                                   "--cache-dir=" + dir_ + "/cache"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, input, timeout);
+}
+
+}  // namespace kctl::test

@@ -1,0 +1,63 @@
+// Test harness for the integration suites: real daemons as child processes on free ports with temporary
+// directories, commands run with captured output, and the real kubectl with a private kubeconfig and cache.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/http_client.h"
+
+namespace kctl::test {
+
+struct CmdResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs argv (argv[0] looked up on PATH), feeding `input` to stdin; waits at most timeout_seconds (then kills).
+CmdResult run(const std::vector<std::string>& argv, const std::string& input = "", int timeout_seconds = 60);
+int free_port();
+std::string make_temp_dir(const std::string& tag);
+std::string write_file(const std::string& dir, const std::string& name, const std::string& content);
+
+// A kctl-apiserver child process.
+class ApiServerProcess {
+ public:
+  explicit ApiServerProcess(std::vector<std::string> extra_args = {});
+  ~ApiServerProcess();
+  void start();       // waits until /readyz answers
+  void stop();        // SIGTERM, wait
+  void kill9();       // SIGKILL, wait
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  http::Client& client() { return *client_; }
+  std::string log() const;
+
+ private:
+  std::vector<std::string> extra_;
+  std::string dir_;
+  int port_;
+  int pid_ = 0;
+  std::unique_ptr<http::Client> client_;
+};
+
+// The real kubectl against a server, with a private kubeconfig, HOME and discovery cache.
+class Kubectl {
+ public:
+  // version: "" for kubectl.1.33 when present (else `kubectl`), or "1.27", "1.32", ... for kubectl.<version>.
+  explicit Kubectl(const std::string& server, const std::string& version = "");
+  CmdResult operator()(const std::vector<std::string>& args, const std::string& input = "", int timeout = 60) const;
+  const std::string& binary() const { return binary_; }
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  static std::string find(const std::string& version);
+
+ private:
+  std::string binary_, dir_, kubeconfig_;
+};
+
+nlohmann::json parse_json(const std::string& s);
+
+}  // namespace kctl::test
