@@ -9,6 +9,7 @@ using namespace kctl;
 
 int main(int argc, char** argv) {
   block_termination_signals();
+  raise_fd_limit();
   apiserver::ApiServerOptions o;
   std::string node_ports = "30000-32767", sync = "full";
   int compaction = o.compaction_interval_seconds;

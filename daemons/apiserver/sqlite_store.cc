@@ -21,14 +21,13 @@ constexpr int64_t kCompactionChunk = 5000;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS kv (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the revision
+  id INTEGER PRIMARY KEY,                -- the revision
   key TEXT NOT NULL,
   created INTEGER NOT NULL,              -- 1: this row creates the key
   deleted INTEGER NOT NULL,              -- 1: a tombstone; value is the object's last state
   create_revision INTEGER NOT NULL,
   prev_revision INTEGER NOT NULL,        -- the row this one supersedes, 0 if none
   value BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS kv_prev ON kv(prev_revision);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql";
 
@@ -179,7 +178,6 @@ SqliteStore::~SqliteStore() {
   }
   committer_.join();
   insert_.reset();
-  compact_.reset();
   {
     std::lock_guard lock(events_mutex_);
     closing_ = true;
@@ -202,12 +200,14 @@ RecordPtr SqliteStore::make_record(const std::string& key, int64_t revision, int
 
 void SqliteStore::load() {
   {
-    Stmt s(db_, "SELECT seq FROM sqlite_sequence WHERE name = 'kv'");
-    if (sqlite3_step(s.get()) == SQLITE_ROW) revision_ = sqlite3_column_int64(s.get(), 0);
-  }
-  {
     Stmt s(db_, "SELECT value FROM meta WHERE name = 'compacted'");
     if (sqlite3_step(s.get()) == SQLITE_ROW) compacted_ = sqlite3_column_int64(s.get(), 0);
+  }
+  {
+    // Compaction only removes rows at or below the compacted revision, so the newest revision ever written is
+    // the larger of the newest row and the compacted revision: revisions are never reused.
+    Stmt s(db_, "SELECT MAX(id) FROM kv");
+    if (sqlite3_step(s.get()) == SQLITE_ROW) revision_ = std::max<int64_t>(sqlite3_column_int64(s.get(), 0), compacted_);
   }
   // The rows are the history: replaying them in order leaves the latest live version of each key.
   struct Latest {
@@ -472,30 +472,41 @@ void SqliteStore::run_compaction(int64_t revision) {
     revision = std::min(revision, revision_);
   }
   if (revision <= from) return;
-  if (!compact_)
-    compact_ = std::make_unique<Stmt>(db_,
-                                 "DELETE FROM kv WHERE id > ?1 AND id <= ?2 AND (deleted = 1 OR EXISTS ("
-                                 "SELECT 1 FROM kv AS n WHERE n.prev_revision = kv.id AND n.id <= ?3))");
-  Stmt* del = compact_.get();
+  // Rows to drop in (lo, hi]: tombstones, and every row that a row in the range supersedes (its prev_revision).
+  // Reading the range by rowid and deleting by rowid needs no index, so writes pay for none.
+  Stmt scan(db_, "SELECT id, deleted, prev_revision FROM kv WHERE id > ?1 AND id <= ?2");
+  Stmt del(db_, "DELETE FROM kv WHERE id = ?1");
+  Stmt meta(db_, "INSERT INTO meta (name, value) VALUES ('compacted', ?1) "
+                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
   for (int64_t lo = from; lo < revision; lo += kCompactionChunk) {
     int64_t hi = std::min(lo + kCompactionChunk, revision);
+    std::vector<int64_t> doomed;
+    scan.reset();
+    sqlite3_bind_int64(scan.get(), 1, lo);
+    sqlite3_bind_int64(scan.get(), 2, hi);
+    while (sqlite3_step(scan.get()) == SQLITE_ROW) {
+      if (sqlite3_column_int(scan.get(), 1)) doomed.push_back(sqlite3_column_int64(scan.get(), 0));
+      if (int64_t prev = sqlite3_column_int64(scan.get(), 2)) doomed.push_back(prev);
+    }
+    scan.reset();
     exec(db_, "BEGIN IMMEDIATE");
     try {
-      del->reset();
-      sqlite3_bind_int64(del->get(), 1, lo);
-      sqlite3_bind_int64(del->get(), 2, hi);
-      sqlite3_bind_int64(del->get(), 3, revision);
-      if (sqlite3_step(del->get()) != SQLITE_DONE)
-        throw std::runtime_error(std::string("sqlite compact: ") + sqlite3_errmsg(db_));
-      del->reset();
-      Stmt meta(db_, "INSERT INTO meta (name, value) VALUES ('compacted', ?1) "
-                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+      for (int64_t id : doomed) {
+        del.reset();
+        sqlite3_bind_int64(del.get(), 1, id);
+        if (sqlite3_step(del.get()) != SQLITE_DONE)
+          throw std::runtime_error(std::string("sqlite compact: ") + sqlite3_errmsg(db_));
+      }
+      del.reset();
+      meta.reset();
       sqlite3_bind_int64(meta.get(), 1, hi);
       if (sqlite3_step(meta.get()) != SQLITE_DONE)
         throw std::runtime_error(std::string("sqlite compact: ") + sqlite3_errmsg(db_));
+      meta.reset();
       exec(db_, "COMMIT");
     } catch (...) {
-      del->reset();
+      del.reset();
+      meta.reset();
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }

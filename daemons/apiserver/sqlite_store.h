@@ -69,7 +69,7 @@ class SqliteStore : public Store {
 
   SqliteStoreOptions options_;
   sqlite3* db_ = nullptr;       // used by the committer thread only (and by load() before it starts)
-  std::unique_ptr<Stmt> insert_, compact_;  // the committer's prepared statements
+  std::unique_ptr<Stmt> insert_;  // the committer's prepared statement
   sqlite3* reader_ = nullptr;   // history reads, guarded by reader_mutex_
   std::mutex reader_mutex_;
 

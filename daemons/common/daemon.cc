@@ -8,6 +8,7 @@
 #include <iostream>
 #include <mutex>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
@@ -139,6 +140,15 @@ void log(LogLevel level, const std::string& message, const std::vector<std::stri
 void notify_ready(const std::string& status) { sd_notify(0, ("READY=1\nSTATUS=" + status).c_str()); }
 void notify_status(const std::string& status) { sd_notify(0, ("STATUS=" + status).c_str()); }
 void notify_stopping() { sd_notify(0, "STOPPING=1"); }
+
+long raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return long(rl.rlim_cur);
+}
 
 void block_termination_signals() {
   sigset_t set;

@@ -42,6 +42,10 @@ void notify_ready(const std::string& status);
 void notify_status(const std::string& status);
 void notify_stopping();
 
+// Raises the soft limit on open files to the hard limit: every watch is a connection, and the default soft limit of
+// 1024 would cap a daemon at fewer watchers than a cluster has components. Returns the new limit.
+long raise_fd_limit();
+
 // Blocks SIGTERM and SIGINT in the calling thread (call first in main, before any thread starts, so every thread
 // inherits the mask), then wait_for_termination() returns the signal that arrived.
 void block_termination_signals();
