@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include "api/codec.h"
+#include "api/go_json.h"
 #include "api/quantity.h"
 #include "api/status.h"
 
@@ -25,173 +25,12 @@ using Kind = TypeRef::Kind;
 constexpr uint64_t kMaxFieldNumber = (uint64_t{1} << 29) - 1;
 // 64 bits at 7 bits per byte.
 constexpr int kMaxVarintBytes = 10;
-// Go's json.Marshal refuses times outside the years 0 to 9999: 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimeSeconds = -62167219200;
-constexpr int64_t kMaxTimeSeconds = 253402300799;
-constexpr int64_t kNanosPerSecond = 1000000000;
 constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min(), kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min(), kInt64Max = std::numeric_limits<int64_t>::max();
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
 [[noreturn]] void malformed(const std::string& what) { throw_bad_request("invalid protobuf body: " + what); }
-
-// Go's json.Marshal writes every invalid UTF-8 byte of a string as U+FFFD; nlohmann::json would throw on dump().
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 4;
-    uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-    bool ok = n < 4 && i + n < s.size();
-    for (size_t k = 1; ok && k <= n; ++k) {
-      auto next = static_cast<unsigned char>(s[i + k]);
-      ok = (next & 0xC0) == 0x80;
-      cp = cp << 6 | (next & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (ok && (cp < kMinForLength[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (ok) {
-      out.append(s.substr(i, n + 1));
-      i += n + 1;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kBase64Alphabet[v >> 18 & 63];
-    out += kBase64Alphabet[v >> 12 & 63];
-    out += i + 1 < in.size() ? kBase64Alphabet[v >> 6 & 63] : '=';
-    out += i + 2 < in.size() ? kBase64Alphabet[v & 63] : '=';
-  }
-  return out;
-}
-
-// Standard alphabet with padding, as Go's encoding/json decodes []byte.
-bool base64_decode(std::string_view in, std::string& out) {
-  if (in.size() % 4 != 0) return false;
-  out.clear();
-  for (size_t i = 0; i < in.size(); i += 4) {
-    uint32_t v = 0;
-    int pad = 0;
-    for (size_t k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      const char* p = c ? std::strchr(kBase64Alphabet, c) : nullptr;
-      if (c == '=' && i + 4 == in.size() && k >= 2 && (k == 3 || in[i + 3] == '=')) {
-        ++pad;
-      } else if (p && pad == 0) {
-        v |= static_cast<uint32_t>(p - kBase64Alphabet) << (18 - 6 * k);
-      } else {
-        return false;
-      }
-    }
-    out += static_cast<char>(v >> 16 & 0xFF);
-    if (pad < 2) out += static_cast<char>(v >> 8 & 0xFF);
-    if (pad < 1) out += static_cast<char>(v & 0xFF);
-  }
-  return true;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard Hinnant's algorithms).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  auto yoe = static_cast<unsigned>(y - era * 400);
-  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  auto doe = static_cast<unsigned>(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-}
-
-// metav1.Time prints whole seconds ("2026-11-27T21:37:10Z"), metav1.MicroTime six fractional digits.
-std::string format_time(int64_t seconds, int32_t nanos, bool micro) {
-  // time.Unix normalizes nanos outside [0, 1e9) into the seconds; an int32 moves them by at most 3.
-  if (seconds < kMinTimeSeconds - 3 || seconds > kMaxTimeSeconds + 3) malformed("time outside of the years 0 to 9999");
-  seconds += nanos / kNanosPerSecond;
-  int64_t rest = nanos % kNanosPerSecond;
-  if (rest < 0) {
-    rest += kNanosPerSecond;
-    --seconds;
-  }
-  if (seconds < kMinTimeSeconds || seconds > kMaxTimeSeconds) malformed("time outside of the years 0 to 9999");
-  int64_t days = (seconds >= 0 ? seconds : seconds - 86399) / 86400;
-  int64_t sod = seconds - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", static_cast<long long>(y), m, d,
-                        static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
-                        static_cast<long long>(sod % 60));
-  if (micro) n += std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(rest / 1000));
-  return std::string(buf, n) + "Z";
-}
-
-// RFC 3339 as Go's time.Parse(time.RFC3339, s) reads it: "2006-01-02T15:04:05[.999999999](Z|+07:00)".
-bool parse_time(std::string_view s, int64_t& seconds, int32_t& nanos) {
-  auto digits = [&](size_t at, size_t count, int& v) {
-    if (at + count > s.size()) return false;
-    v = 0;
-    for (size_t i = at; i < at + count; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  int y, mo, d, h, mi, se;
-  if (!digits(0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
-      s[10] != 'T' || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) || s[16] != ':' || !digits(17, 2, se))
-    return false;
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > kDaysInMonth[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
-      mi > 59 || se > 59)
-    return false;
-  size_t i = 19;
-  nanos = 0;
-  if (s[i] == '.') {
-    size_t start = ++i;
-    int64_t scale = kNanosPerSecond;
-    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
-      if (scale /= 10) nanos += static_cast<int32_t>((s[i] - '0') * scale);
-    if (i == start) return false;
-  }
-  int offset = 0;
-  if (i + 1 != s.size() || s[i] != 'Z') {
-    int oh, om;
-    if (i + 6 != s.size() || (s[i] != '+' && s[i] != '-') || !digits(i + 1, 2, oh) || s[i + 3] != ':' ||
-        !digits(i + 4, 2, om) || oh > 23 || om > 59)
-      return false;
-    offset = (s[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-  }
-  seconds = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
-  return true;
-}
 
 // ---- The wire format ----
 
@@ -220,7 +59,8 @@ class WireReader {
   uint64_t fixed(size_t size) {
     if (data_.size() - pos_ < size) malformed("truncated fixed-size field");
     uint64_t v = 0;
-    for (size_t i = 0; i < size; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
+    for (size_t i = 0; i < size; ++i)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
     pos_ += size;
     return v;
   }
@@ -372,12 +212,18 @@ json decode_time(std::string_view data, bool micro) {
   int32_t nanos = 0;
   while (!r.done()) {
     auto t = r.tag();
-    if ((t.field == 1 || t.field == 2) && t.wire != kVarint) malformed("time field with wire type " + std::to_string(t.wire));
-    if (t.field == 1) seconds = static_cast<int64_t>(r.varint());
-    else if (t.field == 2) nanos = static_cast<int32_t>(r.varint());
-    else r.skip(t.wire);
+    if ((t.field == 1 || t.field == 2) && t.wire != kVarint)
+      malformed("time field with wire type " + std::to_string(t.wire));
+    if (t.field == 1)
+      seconds = static_cast<int64_t>(r.varint());
+    else if (t.field == 2)
+      nanos = static_cast<int32_t>(r.varint());
+    else
+      r.skip(t.wire);
   }
-  return format_time(seconds, nanos, micro);
+  auto text = format_rfc3339(seconds, nanos, micro);
+  if (!text) malformed("time outside of the years 0 to 9999");
+  return *text;
 }
 
 json decode_quantity(std::string_view data) {
@@ -385,8 +231,10 @@ json decode_quantity(std::string_view data) {
   std::string text;
   while (!r.done()) {
     auto t = r.tag();
-    if (t.field == 1 && t.wire == kLengthDelimited) text = std::string(r.bytes());
-    else r.skip(t.wire);
+    if (t.field == 1 && t.wire == kLengthDelimited)
+      text = std::string(r.bytes());
+    else
+      r.skip(t.wire);
   }
   if (text.empty()) return "0";
   std::string error;
@@ -402,10 +250,14 @@ json decode_int_or_string(std::string_view data) {
   std::string str_val;
   while (!r.done()) {
     auto t = r.tag();
-    if (t.field == 1 && t.wire == kVarint) type = r.varint();
-    else if (t.field == 2 && t.wire == kVarint) int_val = static_cast<int32_t>(r.varint());
-    else if (t.field == 3 && t.wire == kLengthDelimited) str_val = valid_utf8(r.bytes());
-    else r.skip(t.wire);
+    if (t.field == 1 && t.wire == kVarint)
+      type = r.varint();
+    else if (t.field == 2 && t.wire == kVarint)
+      int_val = static_cast<int32_t>(r.varint());
+    else if (t.field == 3 && t.wire == kLengthDelimited)
+      str_val = valid_utf8(r.bytes());
+    else
+      r.skip(t.wire);
   }
   if (type == 0) return int_val;
   if (type == 1) return str_val;
@@ -418,8 +270,10 @@ json decode_raw_json(std::string_view data) {
   std::string_view raw;
   while (!r.done()) {
     auto t = r.tag();
-    if (t.field == 1 && t.wire == kLengthDelimited) raw = r.bytes();
-    else r.skip(t.wire);
+    if (t.field == 1 && t.wire == kLengthDelimited)
+      raw = r.bytes();
+    else
+      r.skip(t.wire);
   }
   if (raw.empty()) return nullptr;
   auto limit_depth = [](int depth, json::parse_event_t, json&) {
@@ -460,8 +314,10 @@ json decode_value(const TypeRef& t, WireType wire, WireReader& r, int depth, con
       json list = json::array();
       while (!inner.done()) {
         auto tag = inner.tag();
-        if (tag.field != 1) inner.skip(tag.wire);
-        else list.push_back(decode_value(*t.elem, tag.wire, inner, depth + 1, cx));
+        if (tag.field != 1)
+          inner.skip(tag.wire);
+        else
+          list.push_back(decode_value(*t.elem, tag.wire, inner, depth + 1, cx));
       }
       return list;
     }
@@ -518,7 +374,8 @@ void decode_field(const TypeDef& owner, const FieldDef& f, WireType wire, WireRe
       list.push_back(decode_value(*t.elem, wire, r, depth, cx));
     }
   } else if (t.kind == Kind::Map) {
-    if (wire != kLengthDelimited) malformed("field " + where(owner, f) + " is a map but has wire type " + std::to_string(wire));
+    if (wire != kLengthDelimited)
+      malformed("field " + where(owner, f) + " is a map but has wire type " + std::to_string(wire));
     json& map = out[f.name];
     if (!map.is_object()) map = json::object();
     decode_map_entry(r.bytes(), *t.elem, depth + 1, cx, map);
@@ -547,7 +404,9 @@ void decode_message(std::string_view data, const TypeDef& type, const std::vecto
     } else if (it->field) {
       decode_field(type, *it->field, t.wire, r, out, depth);
     } else {
-      if (t.wire != kLengthDelimited) malformed("embedded message " + std::to_string(t.field) + " of " + type.name + " has wire type " + std::to_string(t.wire));
+      if (t.wire != kLengthDelimited)
+        malformed("embedded message " + std::to_string(t.field) + " of " + type.name + " has wire type " +
+                  std::to_string(t.wire));
       std::vector<int> inner = embed;
       inner.push_back(t.field);
       decode_message(r.bytes(), type, inner, out, depth + 1);  // an inline Go struct: same JSON object
@@ -565,7 +424,8 @@ int64_t json_integer(const json& v, const TypeDef& type, const FieldDef& f, int6
   int64_t n = 0;
   if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max))) {
     n = v.get<int64_t>();
-  } else if (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e18) {
+  } else if (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>() &&
+             std::fabs(v.get<double>()) < 9e18) {
     n = static_cast<int64_t>(v.get<double>());
   } else {
     cannot_encode(type, f, "an integer");
@@ -599,17 +459,16 @@ void encode_value(WireWriter& w, int number, const TypeRef& t, const json& v, co
     }
     case Kind::Bytes: {
       if (v.is_null()) return;  // a nil []byte is not written
-      std::string raw;
-      if (!v.is_string() || !base64_decode(v.get_ref<const std::string&>(), raw)) cannot_encode(owner, f, "base64 data");
-      return w.bytes(number, raw);
+      auto raw = v.is_string() ? base64_decode(v.get_ref<const std::string&>()) : std::nullopt;
+      if (!raw) cannot_encode(owner, f, "base64 data");
+      return w.bytes(number, *raw);
     }
     case Kind::Time: {
-      WireWriter m;
-      int64_t seconds;
-      int32_t nanos;
-      if (v.is_string() && parse_time(v.get_ref<const std::string&>(), seconds, nanos)) {
-        m.uint(1, static_cast<uint64_t>(seconds));
-        m.uint(2, static_cast<uint64_t>(static_cast<int64_t>(nanos)));
+      WireWriter m;  // Go's Timestamp message writes both fields; a zero time (null) is an empty message
+      auto time = v.is_string() ? parse_rfc3339(v.get_ref<const std::string&>()) : std::nullopt;
+      if (time) {
+        m.uint(1, static_cast<uint64_t>(time->seconds));
+        m.uint(2, static_cast<uint64_t>(static_cast<int64_t>(time->nanos)));
       } else if (!v.is_null()) {
         cannot_encode(owner, f, "an RFC 3339 time");
       }
@@ -700,9 +559,12 @@ json decode_kubernetes_protobuf(std::string_view body, const Schema& schema, con
       WireReader meta(envelope.bytes());
       while (!meta.done()) {
         auto m = meta.tag();
-        if (m.field == 1 && m.wire == kLengthDelimited) api_version = valid_utf8(meta.bytes());
-        else if (m.field == 2 && m.wire == kLengthDelimited) kind = valid_utf8(meta.bytes());
-        else meta.skip(m.wire);
+        if (m.field == 1 && m.wire == kLengthDelimited)
+          api_version = valid_utf8(meta.bytes());
+        else if (m.field == 2 && m.wire == kLengthDelimited)
+          kind = valid_utf8(meta.bytes());
+        else
+          meta.skip(m.wire);
       }
     } else if (t.field == 2) {
       raw = envelope.bytes();

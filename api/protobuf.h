@@ -1,11 +1,11 @@
 // Kubernetes' protobuf encoding (application/vnd.kubernetes.protobuf) to and from an object's JSON form, driven by
-// the schema's proto= and protoEmbed= field numbers: kubectl 1.32+ sends typed objects (create configmap, ...) this way.
+// the schema's proto= and protoEmbed= field numbers: kubectl 1.32+ sends typed objects (create configmap, ...) this
+// way.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "api/schema.h"
 

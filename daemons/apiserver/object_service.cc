@@ -194,10 +194,21 @@ void ObjectService::check_namespace_accepts(const KindInfo& kind, const std::str
                                         kind.group));
 }
 
-void ObjectService::check_fields(const KindInfo& kind, const json& obj, const WriteOptions& opts) const {
+void ObjectService::check_fields(const KindInfo& kind, const json& obj, const WriteOptions& opts,
+                                 const json* old) const {
   const api::TypeDef* type = kind.schema();
   if (!type) return;
   auto problems = api::check_against_schema(obj, *type);
+  if (old) {
+    // On update only what the write adds counts: unknown fields kept from an earlier lenient write must not make
+    // every later strict write fail.
+    auto before = api::check_against_schema(*old, *type);
+    auto drop_known = [](std::vector<std::string>& now, const std::vector<std::string>& earlier) {
+      std::erase_if(now, [&](const std::string& p) { return std::find(earlier.begin(), earlier.end(), p) != earlier.end(); });
+    };
+    drop_known(problems.unknown_fields, before.unknown_fields);
+    drop_known(problems.type_errors, before.type_errors);
+  }
   std::string prefix = kind.kind + " in version \"" + kind.version + "\" cannot be handled as a " + kind.kind + ": ";
   if (!problems.type_errors.empty()) throw StatusError(Status::bad_request(prefix + problems.type_errors.front()));
   if (problems.unknown_fields.empty() || opts.field_validation == "Ignore") return;
@@ -306,7 +317,7 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
     json obj = old;
     mutate(obj);
     if (!obj.is_object()) throw StatusError(Status::bad_request("the result must be a JSON object"));
-    check_fields(kind, obj, opts);
+    check_fields(kind, obj, opts, &old);
     json& m = meta(obj);
     std::string want_rv = m.value("resourceVersion", "");
     if (!want_rv.empty() && want_rv != std::to_string(cur->revision))

@@ -88,7 +88,9 @@ class ObjectService {
                               const std::string& sub, const WriteOptions& opts,
                               const std::function<void(nlohmann::json&)>& mutate);
   void check_namespace_accepts(const KindInfo& kind, const std::string& ns) const;
-  void check_fields(const KindInfo& kind, const nlohmann::json& obj, const WriteOptions& opts) const;
+  // Type errors (always 400) and unknown fields (per fieldValidation); with `old`, only those the write adds.
+  void check_fields(const KindInfo& kind, const nlohmann::json& obj, const WriteOptions& opts,
+                    const nlohmann::json* old = nullptr) const;
   void validate(const KindInfo& kind, const nlohmann::json& obj, const nlohmann::json* old) const;
   RecordPtr delete_now(const KindInfo& kind, const std::string& key, const RecordPtr& current, nlohmann::json last,
                        bool dry_run);

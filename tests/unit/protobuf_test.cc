@@ -48,7 +48,8 @@ std::string envelope(std::string_view api_version, std::string_view kind, std::s
 }
 std::string unhex(std::string_view hex) {
   std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
   return out;
 }
 
@@ -240,7 +241,9 @@ TEST(Protobuf, RoundTripsAServiceWithIntOrStringTargetPorts) {
   // targetPort is a non-pointer IntOrString: Go writes (and prints) it even when it was never set.
   json unset = svc;
   unset["spec"]["ports"][0].erase("targetPort");
-  EXPECT_EQ(decode_kubernetes_protobuf(encode_kubernetes_protobuf(unset, *schema), *schema)["spec"]["ports"][0]["targetPort"], 0);
+  EXPECT_EQ(
+      decode_kubernetes_protobuf(encode_kubernetes_protobuf(unset, *schema), *schema)["spec"]["ports"][0]["targetPort"],
+      0);
 }
 
 const char* kSecretSchema = R"(type Secret
@@ -295,7 +298,8 @@ type ConfigMapVolumeSource
 
 TEST(Protobuf, DecodesEmbeddedVolumeSources) {
   auto schema = small_schema(kPodSchema);
-  // Volume{name=1, volumeSource=2{hostPath=1{path, type}}}, Volume{name, volumeSource{configMap=19{localObjectReference=1{name}, optional}}}
+  // Volume{name=1, volumeSource=2{hostPath=1{path, type}}}, Volume{name,
+  // volumeSource{configMap=19{localObjectReference=1{name}, optional}}}
   std::string v1 = len(1, "host") + len(2, len(1, len(1, "/data") + len(2, "")));
   std::string v2 = len(1, "cfg") + len(2, len(19, len(1, len(1, "settings")) + num(4, 0)));
   std::string v3 = len(1, "scratch") + len(2, len(2, len(1, "Memory") + len(2, len(1, "64Mi"))));
@@ -305,7 +309,8 @@ TEST(Protobuf, DecodesEmbeddedVolumeSources) {
   EXPECT_EQ(got["spec"]["volumes"], json::parse(R"([{"name":"host","hostPath":{"path":"/data","type":""}},
       {"name":"cfg","configMap":{"name":"settings","optional":false}},
       {"name":"scratch","emptyDir":{"medium":"Memory","sizeLimit":"64Mi"}}])"));
-  // metadata is a non-pointer struct: absent from this body, Go still writes it (and prints its null creationTimestamp).
+  // metadata is a non-pointer struct: absent from this body, Go still writes it (and prints its null
+  // creationTimestamp).
   json want = got;
   want["metadata"] = json::parse(R"({"creationTimestamp":null})");
   EXPECT_EQ(decode_kubernetes_protobuf(encode_kubernetes_protobuf(got, *schema), *schema), want);
@@ -388,14 +393,14 @@ TEST(Protobuf, RejectsMalformedBodies) {
   ASSERT_EQ(status_code_of(good, *schema), 0);
   EXPECT_EQ(status_code_of("", *schema), 400);
   EXPECT_EQ(status_code_of("{\"kind\":\"ConfigMap\"}", *schema), 400);
-  EXPECT_EQ(status_code_of(good.substr(0, good.size() - 3), *schema), 400);                       // truncated
-  EXPECT_EQ(status_code_of(envelope("v1", "Nope", ""), *schema), 400);                             // unknown kind
-  EXPECT_EQ(status_code_of(envelope("v1", "", ""), *schema), 400);                                 // no kind
-  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", num(1, 5)), *schema), 400);                 // wire type
-  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", len(1, num(1, 5))), *schema), 400);         // string as varint
-  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", len(4, "")), *schema), 400);                // bool as bytes
-  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(9, 3)), *schema), 400);                 // group
-  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(0, 0) + varint(1)), *schema), 400);     // field 0
+  EXPECT_EQ(status_code_of(good.substr(0, good.size() - 3), *schema), 400);                     // truncated
+  EXPECT_EQ(status_code_of(envelope("v1", "Nope", ""), *schema), 400);                          // unknown kind
+  EXPECT_EQ(status_code_of(envelope("v1", "", ""), *schema), 400);                              // no kind
+  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", num(1, 5)), *schema), 400);              // wire type
+  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", len(1, num(1, 5))), *schema), 400);      // string as varint
+  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", len(4, "")), *schema), 400);             // bool as bytes
+  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(9, 3)), *schema), 400);              // group
+  EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(0, 0) + varint(1)), *schema), 400);  // field 0
   EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(9, 0) + std::string(11, '\xff')), *schema), 400);
   EXPECT_EQ(status_code_of(envelope("v1", "ConfigMap", tag(9, 2) + varint(1ull << 62)), *schema), 400);
   EXPECT_EQ(status_code_of(std::string("k8s\0", 4) + len(1, len(2, "ConfigMap")) + len(3, "gzip"), *schema), 400);
@@ -412,7 +417,8 @@ TEST(Protobuf, LimitsNestingDepth) {
 
 TEST(Protobuf, ReplacesInvalidUtf8AsGoDoes) {
   auto schema = small_schema(kConfigMapSchema);
-  json got = decode_kubernetes_protobuf(envelope("v1", "ConfigMap", len(2, len(1, "k\xff") + len(2, "a\xc3"))), *schema);
+  json got =
+      decode_kubernetes_protobuf(envelope("v1", "ConfigMap", len(2, len(1, "k\xff") + len(2, "a\xc3"))), *schema);
   EXPECT_EQ(got["data"], json::parse("{\"k\xEF\xBF\xBD\":\"a\xEF\xBF\xBD\"}"));
   EXPECT_NO_THROW(got.dump());
   // One U+FFFD per bad byte (surrogates and overlong forms are bad too); valid four-byte characters stay.
@@ -438,7 +444,8 @@ const Capture kCaptures[] = {
      "12016412760802120a0a080a036170701201641a5e0a1a0a0012001a0022002a003200380042005a080a036170701201641240122"
      "20a056e67696e7812056e67696e782a0042006a007200800100880100900100a201001a00320042004a00520058006000680082010"
      "08a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200",
-     R"({"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"d","creationTimestamp":null,"labels":{"app":"d"}},
+     R"({"kind":"Deployment","apiVersion":"apps/v1",
+        "metadata":{"name":"d","creationTimestamp":null,"labels":{"app":"d"}},
         "spec":{"replicas":2,"selector":{"matchLabels":{"app":"d"}},"template":{"metadata":{"creationTimestamp":null,
         "labels":{"app":"d"}},"spec":{"containers":[{"name":"nginx","image":"nginx","resources":{}}]}},"strategy":{}},
         "status":{}})"},
@@ -447,7 +454,8 @@ const Capture kCaptures[] = {
      "70701202643012780800120b0a090a03617070120264301a5f0a1b0a0012001a0022002a003200380042005a090a03617070120264"
      "30124012220a056e67696e7812056e67696e782a0042006a007200800100880100900100a201001a00320042004a00520058006000"
      "68008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200",
-     R"({"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"d0","creationTimestamp":null,"labels":{"app":"d0"}},
+     R"({"kind":"Deployment","apiVersion":"apps/v1",
+        "metadata":{"name":"d0","creationTimestamp":null,"labels":{"app":"d0"}},
         "spec":{"replicas":0,"selector":{"matchLabels":{"app":"d0"}},"template":{"metadata":{"creationTimestamp":null,
         "labels":{"app":"d0"}},"spec":{"containers":[{"name":"nginx","image":"nginx","resources":{}}]}},"strategy":{}},
         "status":{}})"},
@@ -470,7 +478,8 @@ const Capture kCaptures[] = {
         "selector":{"app":"np"},"type":"NodePort"},"status":{"loadBalancer":{}}})"},
     {"kubectl create namespace ns1",
      "6b3873000a0f0a02763112094e616d657370616365121b0a130a036e733112001a0022002a0032003800420012001a020a001a002200",
-     R"({"kind":"Namespace","apiVersion":"v1","metadata":{"name":"ns1","creationTimestamp":null},"spec":{},"status":{}})"},
+     R"({"kind":"Namespace","apiVersion":"v1","metadata":{"name":"ns1","creationTimestamp":null},
+        "spec":{},"status":{}})"},
     {"kubectl create serviceaccount sa",
      "6b3873000a140a027631120e536572766963654163636f756e7412140a120a02736112001a0022002a003200380042001a002200",
      R"({"kind":"ServiceAccount","apiVersion":"v1","metadata":{"name":"sa","creationTimestamp":null}})"},
@@ -515,7 +524,8 @@ TEST(Protobuf, RoundTripsAPodThroughTheBuiltinSchema) {
       "restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","securityContext":{},
       "automountServiceAccountToken":false,"priority":0,"enableServiceLinks":true},
     "status":{"phase":"Running","startTime":"2026-11-27T21:37:12Z",
-      "conditions":[{"type":"Ready","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-27T21:37:15Z"}]}})");
+      "conditions":[{"type":"Ready","status":"True","lastProbeTime":null,
+                     "lastTransitionTime":"2026-11-27T21:37:15Z"}]}})");
   std::string body = encode_kubernetes_protobuf(pod, schema);
   EXPECT_EQ(decode_kubernetes_protobuf(body, schema), pod);
 }
@@ -525,7 +535,8 @@ TEST(Protobuf, SurvivesRandomBytes) {
   std::mt19937 rng(11);
   std::string base = encode_kubernetes_protobuf(json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment",
       "metadata":{"name":"d","labels":{"a":"b"}},"spec":{"replicas":3,"template":{"spec":{"containers":[
-      {"name":"c","image":"i","ports":[{"containerPort":80}],"resources":{"limits":{"cpu":"1"}}}]}}}})"), *schema);
+      {"name":"c","image":"i","ports":[{"containerPort":80}],"resources":{"limits":{"cpu":"1"}}}]}}}})"),
+                                                *schema);
   for (int round = 0; round < 20000; ++round) {
     std::string bad = base;
     int edits = 1 + static_cast<int>(rng() % 8);
@@ -554,8 +565,10 @@ TEST(Protobuf, SurvivesCorruptedKubectlBodies) {
     for (size_t i = 0; i < body.size(); ++i) {
       for (int variant = 0; variant < 4; ++variant) {
         std::string bad = body;
-        if (variant == 3) bad.resize(i);
-        else bad[i] = static_cast<char>(variant == 0 ? 0xff : variant == 1 ? 0x00 : rng());
+        if (variant == 3)
+          bad.resize(i);
+        else
+          bad[i] = static_cast<char>(variant == 0 ? 0xff : variant == 1 ? 0x00 : rng());
         try {
           json j = decode_kubernetes_protobuf(bad, Schema::builtin());
           (void)j.dump();  // whatever decodes must also print
