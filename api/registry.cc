@@ -86,6 +86,19 @@ std::vector<std::string> Registry::groups() const {
 
 namespace kinds {
 
+KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,
+                   std::vector<std::string> short_names) {
+  KindInfo k;
+  k.group = std::move(group);
+  k.version = std::move(version);
+  k.singular = kind;
+  std::transform(k.singular.begin(), k.singular.end(), k.singular.begin(), ::tolower);
+  k.kind = std::move(kind);
+  k.plural = std::move(plural);
+  k.short_names = std::move(short_names);
+  return k;
+}
+
 TableColumn name_column() {
   return {"Name", "string", "name",
           "Name must be unique within a namespace. Is required when creating resources, although some resources may "

@@ -109,6 +109,10 @@ KindInfo deployment_kind();
 KindInfo daemon_set_kind();
 KindInfo lease_kind();
 
+// A kind's names: the singular is the lower-cased kind, as in Kubernetes.
+KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,
+                   std::vector<std::string> short_names = {});
+
 // The Name and Age columns and cells every kind starts with.
 TableColumn name_column();
 TableColumn age_column();

@@ -125,12 +125,7 @@ void event_validate(const json& ev, const ValidationContext&, std::vector<Status
 }  // namespace
 
 KindInfo namespace_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Namespace";
-  k.plural = "namespaces";
-  k.singular = "namespace";
-  k.short_names = {"ns"};
+  KindInfo k = make_kind("", "v1", "Namespace", "namespaces", {"ns"});
   k.namespaced = false;
   k.subresources = {"status", "finalize"};
   k.selectable_fields = {"status.phase"};
@@ -151,12 +146,7 @@ KindInfo namespace_kind() {
 }
 
 KindInfo node_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Node";
-  k.plural = "nodes";
-  k.singular = "node";
-  k.short_names = {"no"};
+  KindInfo k = make_kind("", "v1", "Node", "nodes", {"no"});
   k.namespaced = false;
   k.subresources = {"status"};
   k.selectable_fields = {"spec.unschedulable"};
@@ -177,12 +167,7 @@ KindInfo node_kind() {
 }
 
 KindInfo event_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Event";
-  k.plural = "events";
-  k.singular = "event";
-  k.short_names = {"ev"};
+  KindInfo k = make_kind("", "v1", "Event", "events", {"ev"});
   k.selectable_fields = {"involvedObject.kind",      "involvedObject.namespace", "involvedObject.name",
                          "involvedObject.uid",       "involvedObject.apiVersion", "involvedObject.resourceVersion",
                          "involvedObject.fieldPath", "reason",                    "reportingComponent",
@@ -203,12 +188,7 @@ KindInfo event_kind() {
 }
 
 KindInfo config_map_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "ConfigMap";
-  k.plural = "configmaps";
-  k.singular = "configmap";
-  k.short_names = {"cm"};
+  KindInfo k = make_kind("", "v1", "ConfigMap", "configmaps", {"cm"});
   k.columns = {name_column(), {"Data", "integer", "", "Number of data entries.", 0}, age_column()};
   k.validate = [](const json& cm, const ValidationContext&, std::vector<StatusCause>& causes) {
     size_t total = 0;
@@ -225,11 +205,7 @@ KindInfo config_map_kind() {
 }
 
 KindInfo secret_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Secret";
-  k.plural = "secrets";
-  k.singular = "secret";
+  KindInfo k = make_kind("", "v1", "Secret", "secrets", {});
   k.selectable_fields = {"type"};
   k.columns = {name_column(),
                {"Type", "string", "", "The type of the secret", 0},
@@ -252,12 +228,7 @@ KindInfo secret_kind() {
 }
 
 KindInfo service_account_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "ServiceAccount";
-  k.plural = "serviceaccounts";
-  k.singular = "serviceaccount";
-  k.short_names = {"sa"};
+  KindInfo k = make_kind("", "v1", "ServiceAccount", "serviceaccounts", {"sa"});
   k.columns = {name_column(), {"Secrets", "integer", "", "Number of secrets.", 0}, age_column()};
   k.table_cells = [](const json& sa) {
     return std::vector<TableCell>{name_cell(sa), TableCell::integer(int64_t(sa.value("secrets", json::array()).size())),
@@ -267,12 +238,7 @@ KindInfo service_account_kind() {
 }
 
 KindInfo lease_kind() {
-  KindInfo k;
-  k.group = "coordination.k8s.io";
-  k.version = "v1";
-  k.kind = "Lease";
-  k.plural = "leases";
-  k.singular = "lease";
+  KindInfo k = make_kind("coordination.k8s.io", "v1", "Lease", "leases", {});
   k.columns = {name_column(), {"Holder", "string", "", "The holder of the lease.", 0}, age_column()};
   k.table_cells = [](const json& l) {
     return std::vector<TableCell>{name_cell(l), TableCell::str(l.value("/spec/holderIdentity"_json_pointer, std::string())),

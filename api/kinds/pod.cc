@@ -178,12 +178,7 @@ std::vector<TableCell> cells(const json& pod) {
 }  // namespace
 
 KindInfo pod_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Pod";
-  k.plural = "pods";
-  k.singular = "pod";
-  k.short_names = {"po"};
+  KindInfo k = make_kind("", "v1", "Pod", "pods", {"po"});
   k.categories = {"all"};
   k.subresources = {"status", "binding", "log", "exec", "portforward"};
   k.selectable_fields = {"spec.nodeName",     "spec.restartPolicy",     "spec.schedulerName",

@@ -195,12 +195,7 @@ std::vector<TableCell> endpoints_cells(const json& ep) {
 }  // namespace
 
 KindInfo service_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Service";
-  k.plural = "services";
-  k.singular = "service";
-  k.short_names = {"svc"};
+  KindInfo k = make_kind("", "v1", "Service", "services", {"svc"});
   k.categories = {"all"};
   k.subresources = {"status"};
   k.validate_name = name_is_dns1035_label;
@@ -218,12 +213,7 @@ KindInfo service_kind() {
 }
 
 KindInfo endpoints_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "Endpoints";
-  k.plural = "endpoints";
-  k.singular = "endpoints";
-  k.short_names = {"ep"};
+  KindInfo k = make_kind("", "v1", "Endpoints", "endpoints", {"ep"});
   k.columns = {name_column(), {"Endpoints", "string", "", "Endpoints of the service.", 0}, age_column()};
   k.apply_defaults = endpoints_defaults;
   k.validate = endpoints_validate;

@@ -204,12 +204,7 @@ std::vector<TableCell> daemon_set_cells(const json& ds) {
 }  // namespace
 
 KindInfo replication_controller_kind() {
-  KindInfo k;
-  k.version = "v1";
-  k.kind = "ReplicationController";
-  k.plural = "replicationcontrollers";
-  k.singular = "replicationcontroller";
-  k.short_names = {"rc"};
+  KindInfo k = make_kind("", "v1", "ReplicationController", "replicationcontrollers", {"rc"});
   k.categories = {"all"};
   k.subresources = {"status", "scale"};
   k.selectable_fields = {"status.replicas"};
@@ -223,13 +218,7 @@ KindInfo replication_controller_kind() {
 }
 
 KindInfo replica_set_kind() {
-  KindInfo k;
-  k.group = "apps";
-  k.version = "v1";
-  k.kind = "ReplicaSet";
-  k.plural = "replicasets";
-  k.singular = "replicaset";
-  k.short_names = {"rs"};
+  KindInfo k = make_kind("apps", "v1", "ReplicaSet", "replicasets", {"rs"});
   k.categories = {"all"};
   k.subresources = {"status", "scale"};
   k.selectable_fields = {"status.replicas"};
@@ -245,13 +234,7 @@ KindInfo replica_set_kind() {
 }
 
 KindInfo deployment_kind() {
-  KindInfo k;
-  k.group = "apps";
-  k.version = "v1";
-  k.kind = "Deployment";
-  k.plural = "deployments";
-  k.singular = "deployment";
-  k.short_names = {"deploy"};
+  KindInfo k = make_kind("apps", "v1", "Deployment", "deployments", {"deploy"});
   k.categories = {"all"};
   k.subresources = {"status", "scale"};
   k.columns = {name_column(),
@@ -267,13 +250,7 @@ KindInfo deployment_kind() {
 }
 
 KindInfo daemon_set_kind() {
-  KindInfo k;
-  k.group = "apps";
-  k.version = "v1";
-  k.kind = "DaemonSet";
-  k.plural = "daemonsets";
-  k.singular = "daemonset";
-  k.short_names = {"ds"};
+  KindInfo k = make_kind("apps", "v1", "DaemonSet", "daemonsets", {"ds"});
   k.categories = {"all"};
   k.subresources = {"status"};
   k.columns = {name_column(),
