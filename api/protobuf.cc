@@ -464,11 +464,13 @@ void encode_value(WireWriter& w, int number, const TypeRef& t, const json& v, co
       return w.bytes(number, *raw);
     }
     case Kind::Time: {
-      WireWriter m;  // Go's Timestamp message writes both fields; a zero time (null) is an empty message
+      // A zero time (null) is an empty message, any other writes both fields of the Timestamp message. metav1.Time
+      // drops the nanoseconds on the wire as JSON does (ProtoTime), metav1.MicroTime keeps them.
+      WireWriter m;
       auto time = v.is_string() ? parse_rfc3339(v.get_ref<const std::string&>()) : std::nullopt;
       if (time) {
         m.uint(1, static_cast<uint64_t>(time->seconds));
-        m.uint(2, static_cast<uint64_t>(static_cast<int64_t>(time->nanos)));
+        m.uint(2, is_micro_time_field(owner.name, f.name) ? static_cast<uint64_t>(int64_t{time->nanos}) : 0);
       } else if (!v.is_null()) {
         cannot_encode(owner, f, "an RFC 3339 time");
       }

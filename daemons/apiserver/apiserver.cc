@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "api/codec.h"
+#include "api/protobuf.h"
 
 namespace kctl::apiserver {
 
@@ -59,13 +60,16 @@ json decode_body(const http::Request& req) {
   try {
     if (base.empty() || base == "application/json" || base == "*/*") return json::parse(req.body);
     if (base == "application/yaml" || base == "application/x-yaml" || base == "text/yaml") return api::decode_yaml(req.body);
+    // kubectl's typed clients (create configmap/secret/deployment/...) send protobuf since 1.32.
+    if (base == api::kProtobufContentType) return api::decode_kubernetes_protobuf(req.body, api::Schema::builtin());
   } catch (const json::exception& e) {
     throw StatusError(Status::bad_request(std::string("the body of the request was in an unknown format - accepted "
                                                       "media types include: application/json, application/yaml: ") +
                                           e.what()));
   }
   throw StatusError(Status::unsupported_media_type("the body of the request was in an unknown format - accepted "
-                                                   "media types include: application/json, application/yaml"));
+                                                   "media types include: application/json, application/yaml, "
+                                                   "application/vnd.kubernetes.protobuf"));
 }
 
 ApiServer::ApiServer(ApiServerOptions options) : options_(std::move(options)), registry_(api::Registry::builtin()) {}

@@ -84,5 +84,9 @@ class ApiServer {
 void send_status(ResponseWriter& w, const api::Status& s);
 // The request's body decoded as JSON or YAML per its Content-Type; throws StatusError(400/415).
 nlohmann::json decode_body(const http::Request& req);
+// The OpenAPI v2 document kubectl 1.27-1.31 fetch from /openapi/v2, built once from the schema and the registry:
+// as gnostic's openapi.v2.Document protobuf, and as the equivalent swagger 2.0 JSON.
+const std::string& openapi_v2_protobuf(const api::Registry& reg);
+const std::string& openapi_v2_json(const api::Registry& reg);
 
 }  // namespace kctl::apiserver

@@ -1,7 +1,7 @@
 // OpenAPI v3, generated from the registry and the schema: the /openapi/v3 index and one document per
 // group-version with the paths kubectl looks for (a patch operation with x-kubernetes-group-version-kind and a
 // fieldValidation parameter, so it validates on the server) and the schemas `kubectl explain` prints.
-// /openapi/v2 answers 404: kubectl then falls back to its compiled-in types.
+// /openapi/v2 is served from openapi_v2.cc for the kubectls (1.27-1.31) that still validate with it.
 #include <map>
 #include <mutex>
 
@@ -162,6 +162,14 @@ void ApiServer::serve_openapi(http::Request& req, ResponseWriter& w, const std::
   if (req.method != "GET") return send_status(w, Status::method_not_allowed("the server does not allow this method on the requested resource"));
   const OpenApiDocs& d = docs_for(registry_);
   if (path == "/openapi/v3" || path == "/openapi/v3/") return w.respond(200, "application/json", d.index);
+  if (path == "/openapi/v2" || path == "/openapi/v2/") {
+    // client-go asks for protobuf; anyone else (curl, a browser) gets the same document as JSON. The answer's type
+    // says "v2.v1.0", as kube-apiserver's does: Go's mime parser, which client-go runs on it, rejects the "@" of
+    // the requested "v2@v1.0" and kubectl would fail with "mime: unexpected content after media subtype".
+    if (http::header(req.headers, "Accept").find("protobuf") != std::string::npos)
+      return w.respond(200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", openapi_v2_protobuf(registry_));
+    return w.respond(200, "application/json", openapi_v2_json(registry_));
+  }
   if (path.rfind("/openapi/v3/", 0) == 0) {
     auto it = d.docs.find(path.substr(12));
     if (it != d.docs.end()) {

@@ -218,7 +218,13 @@ TEST_F(HttpApi, DiscoveryAndOpenApi) {
   bool has_fv = false;
   for (const auto& p : patch["parameters"]) has_fv = has_fv || p["name"] == "fieldValidation";
   EXPECT_TRUE(has_fv);
-  EXPECT_EQ(req("GET", "/openapi/v2").status, 404);
+  // OpenAPI v2 for kubectl 1.27-1.31, in the protobuf form they ask for
+  r = server_->client().request("GET", "/openapi/v2", "",
+                                {{"Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(kctl::http::header(r.headers, "Content-Type").find("protobuf"), std::string::npos);
+  r = req("GET", "/openapi/v2");
+  EXPECT_TRUE(parse_json(r.body)["definitions"].contains("io.k8s.api.core.v1.Pod"));
 }
 
 TEST_F(HttpApi, ServicesGetClusterIpsAndNodePortsWithoutDuplicates) {
