@@ -267,7 +267,9 @@ RecordPtr ObjectService::create(const KindInfo& kind, const std::string& ns, jso
   bool generate = (!m.contains("name") || m["name"] == "") && m.contains("generateName") &&
                   m["generateName"].is_string() && !m["generateName"].get<std::string>().empty();
   if (generate) m["name"] = m["generateName"].get<std::string>() + random_suffix();
-  if (kind.kind == "Pod" && obj.contains("status")) obj["status"] = json::object();  // status is the kubelet's
+  // Status is what controllers and kubelets observe, not what a creator says (PrepareForCreate in kube-apiserver);
+  // a Node is the exception: the kubelet registers it with its status.
+  if (kind.has_subresource("status") && kind.kind != "Node" && obj.contains("status")) obj["status"] = json::object();
   kind.apply_defaults(obj);
   validate(kind, obj, nullptr);
   check_namespace_accepts(kind, ns);
