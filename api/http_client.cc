@@ -125,9 +125,27 @@ Response Client::request(std::string_view method, std::string_view target, std::
   }
 }
 
+void Client::abort() {
+  std::lock_guard lock(mutex_);
+  aborted_ = true;
+  if (streaming_) streaming_->shutdown();
+}
+
 Response Client::stream(std::string_view method, std::string_view target, const Headers& headers,
                         const std::function<bool(std::string_view)>& on_data, int timeout_seconds) {
   auto c = connect(timeout_seconds > 0 ? timeout_seconds : options_.timeout_seconds);
+  {
+    std::lock_guard lock(mutex_);
+    if (aborted_) throw ConnectError("aborted");
+    streaming_ = c->stream.get();
+  }
+  struct Forget {
+    Client* self;
+    ~Forget() {
+      std::lock_guard lock(self->mutex_);
+      self->streaming_ = nullptr;
+    }
+  } forget{this};
   Response resp;
   if (!c->stream->write_all(format_request(method, target, {}, headers)) ||
       c->reader->read_response_head(resp) != MessageReader::Result::Ok)

@@ -36,6 +36,9 @@ class Client {
   Response stream(std::string_view method, std::string_view target, const Headers& headers,
                   const std::function<bool(std::string_view)>& on_data, int timeout_seconds = 0);
 
+  // Ends a stream() in progress from another thread (its socket is shut down) and any stream started later.
+  void abort();
+
   const std::string& host() const { return host_; }
   int port() const { return port_; }
 
@@ -52,6 +55,8 @@ class Client {
   ClientOptions options_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  Stream* streaming_ = nullptr;                     // guarded by mutex_: the connection stream() reads
+  bool aborted_ = false;                            // guarded by mutex_
 };
 
 }  // namespace kctl::http

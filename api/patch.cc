@@ -1042,4 +1042,24 @@ json create_three_way_merge_patch(const json& original, const json& modified, co
   return patch;
 }
 
+const char* patch_content_type(PatchType t) {
+  switch (t) {
+    case PatchType::Json: return "application/json-patch+json";
+    case PatchType::Merge: return "application/merge-patch+json";
+    case PatchType::Strategic: return "application/strategic-merge-patch+json";
+    case PatchType::Apply: return "application/apply-patch+yaml";
+  }
+  return "";
+}
+
+bool parse_patch_content_type(std::string_view ct, PatchType& out) {
+  ct = ct.substr(0, ct.find(';'));
+  for (PatchType t : {PatchType::Json, PatchType::Merge, PatchType::Strategic, PatchType::Apply})
+    if (ct == patch_content_type(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 }  // namespace kctl::api

@@ -8,6 +8,12 @@
 
 namespace kctl::api {
 
+// The four PATCH content types kube-apiserver accepts.
+enum class PatchType { Json, Merge, Strategic, Apply };
+// "application/json-patch+json" ... and back; parse returns false for anything else.
+const char* patch_content_type(PatchType t);
+bool parse_patch_content_type(std::string_view content_type, PatchType& out);
+
 // kube-apiserver refuses JSON patches with more operations than this (maxJSONPatchOperations): 413.
 inline constexpr size_t kMaxJsonPatchOperations = 10000;
 

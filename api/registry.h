@@ -39,6 +39,7 @@ struct TableCell {
 
 struct ValidationContext {
   const nlohmann::json* old = nullptr;  // the stored object on update, null on create
+  std::string subresource;              // the subresource an update goes through ("" for the object itself)
 };
 
 struct KindInfo {

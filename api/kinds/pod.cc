@@ -56,7 +56,8 @@ void defaults(json& pod) {
 
 void validate(const json& pod, const ValidationContext& ctx, std::vector<StatusCause>& causes) {
   validate_pod_spec(pod.value("spec", json()), "spec", causes);
-  if (!ctx.old) return;
+  // Binding sets spec.nodeName and status writes do not touch the spec: only plain updates are restricted.
+  if (!ctx.old || !ctx.subresource.empty()) return;
   // Pod updates may change only a few fields (ValidatePodUpdate): images, activeDeadlineSeconds, tolerations
   // (added), terminationGracePeriodSeconds (for graceful deletion) and schedulingGates (removed).
   json a = pod.value("spec", json::object()), b = ctx.old->value("spec", json::object());

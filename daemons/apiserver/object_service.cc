@@ -222,10 +222,10 @@ void ObjectService::check_fields(const KindInfo& kind, const json& obj, const Wr
     for (const auto& f : problems.unknown_fields) opts.warnings->push_back("unknown field \"" + f + "\"");
 }
 
-void ObjectService::validate(const KindInfo& kind, const json& obj, const json* old) const {
+void ObjectService::validate(const KindInfo& kind, const json& obj, const json* old, const std::string& sub) const {
   std::vector<api::StatusCause> causes;
   api::validate_object_meta(obj.value("metadata", json::object()), kind.namespaced, kind.validate_name, causes);
-  api::ValidationContext ctx{old};
+  api::ValidationContext ctx{old, sub};
   kind.validate(obj, ctx, causes);
   if (!causes.empty())
     throw StatusError(Status::invalid(kind.kind, str_at(obj, "/metadata/name"), std::move(causes), kind.group));
@@ -353,14 +353,14 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
       obj = old;
       obj["status"] = status;
       if (status.is_null()) obj.erase("status");
-    } else if (kind.has_subresource("status")) {
+    } else if (sub.empty() && kind.has_subresource("status")) {
       // The main resource cannot change status when the kind has a status subresource.
       if (old.contains("status")) obj["status"] = old["status"];
       else obj.erase("status");
     }
     kind.apply_defaults(obj);
     if (sub != "status" && spec_changed(obj, old)) obj["metadata"]["generation"] = old["metadata"].value("generation", 1) + 1;
-    validate(kind, obj, &old);
+    validate(kind, obj, &old, sub);
     bool is_service = kind.kind == "Service" && kind.group.empty();
     if (is_service) allocator_.reallocate(old, obj);
     // Nothing changed: no write, no event, same resourceVersion (like kube-apiserver).

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/patch.h"
 #include "api/registry.h"
 #include "api/selector.h"
 #include "daemons/apiserver/service_allocator.h"
@@ -39,7 +40,7 @@ struct Selectors {
   std::string field_selector;
 };
 
-enum class PatchType { Json, Merge, Strategic, Apply };
+using api::PatchType;
 
 class ObjectService {
  public:
@@ -91,7 +92,9 @@ class ObjectService {
   // Type errors (always 400) and unknown fields (per fieldValidation); with `old`, only those the write adds.
   void check_fields(const KindInfo& kind, const nlohmann::json& obj, const WriteOptions& opts,
                     const nlohmann::json* old = nullptr) const;
-  void validate(const KindInfo& kind, const nlohmann::json& obj, const nlohmann::json* old) const;
+  // sub: "" for the object, or the subresource the write goes through (status, binding, scale, finalize).
+  void validate(const KindInfo& kind, const nlohmann::json& obj, const nlohmann::json* old,
+                const std::string& sub = "") const;
   RecordPtr delete_now(const KindInfo& kind, const std::string& key, const RecordPtr& current, nlohmann::json last,
                        bool dry_run);
   nlohmann::json to_scale(const KindInfo& kind, const nlohmann::json& obj) const;

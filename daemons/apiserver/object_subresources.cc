@@ -79,7 +79,7 @@ void ObjectService::bind(const std::string& ns, const std::string& pod_name, con
   if (!target_kind.empty() && target_kind != "Node")
     throw StatusError(Status::invalid("Binding", pod_name, {api::cause_not_supported("target.kind", target_kind, {"Node"})}));
   std::string uid = binding.value("/metadata/uid"_json_pointer, std::string());
-  guaranteed_update(*pods, ns, pod_name, "", opts, [&](json& pod) {
+  guaranteed_update(*pods, ns, pod_name, "binding", opts, [&](json& pod) {
     if (!uid.empty() && pod["metadata"].value("uid", "") != uid)
       throw StatusError(Status::conflict("pods", pod_name, "Precondition failed: UID in precondition: " + uid +
                                                                ", UID in object meta: " + pod["metadata"].value("uid", "")));

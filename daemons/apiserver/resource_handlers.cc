@@ -173,14 +173,8 @@ void ApiServer::serve_update(http::Request& req, ResponseWriter& w, const Reques
 }
 
 void ApiServer::serve_patch(http::Request& req, ResponseWriter& w, const RequestInfo& ri) {
-  std::string ct = http::header(req.headers, "Content-Type");
-  ct = ct.substr(0, ct.find(';'));
   PatchType type;
-  if (ct == "application/json-patch+json") type = PatchType::Json;
-  else if (ct == "application/merge-patch+json") type = PatchType::Merge;
-  else if (ct == "application/strategic-merge-patch+json") type = PatchType::Strategic;
-  else if (ct == "application/apply-patch+yaml") type = PatchType::Apply;
-  else
+  if (!api::parse_patch_content_type(http::header(req.headers, "Content-Type"), type))
     throw StatusError(Status::unsupported_media_type(
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "

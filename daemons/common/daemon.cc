@@ -1,18 +1,28 @@
 // Flags, logging, sd_notify and signal handling for the daemons.
 #include "daemons/common/daemon.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
+#include <thread>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/codec.h"
+#include "api/status.h"
 
 namespace kctl {
 
@@ -39,17 +49,70 @@ std::string Flags::usage() const {
   return out;
 }
 
+bool Flags::set(const std::string& name, const std::string& value, bool has_value, std::string& error) {
+  auto it = flags_.find(name);
+  if (it == flags_.end()) {
+    error = "unknown flag --" + name;
+    return false;
+  }
+  Flag& f = it->second;
+  if (f.type == Flag::Type::Bool) {
+    std::string v = has_value ? value : "true";
+    if (v != "true" && v != "false") {
+      error = "--" + name + " takes true or false";
+      return false;
+    }
+    *static_cast<bool*>(f.target) = v == "true";
+  } else if (f.type == Flag::Type::String) {
+    *static_cast<std::string*>(f.target) = value;
+  } else {
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0') {
+      error = "--" + name + " takes an integer, not " + value;
+      return false;
+    }
+    *static_cast<int*>(f.target) = int(v);
+  }
+  return true;
+}
+
 void Flags::parse(int argc, char** argv) {
+  auto fail = [&](const std::string& msg) {
+    std::cerr << program_ << ": " << msg << "\n";
+    std::exit(2);
+  };
+  // The config file first, so that the command line overrides it.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string path;
+    if (arg.rfind("--config=", 0) == 0) path = arg.substr(9);
+    else if (arg == "--config" && i + 1 < argc) path = argv[i + 1];
+    else continue;
+    std::ifstream in(path);
+    if (!in) fail("cannot read config file " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json cfg;
+    try {
+      cfg = api::decode_yaml(ss.str());
+    } catch (const api::StatusError& e) {
+      fail("config file " + path + ": " + e.status().message);
+    }
+    if (!cfg.is_object() && !cfg.is_null()) fail("config file " + path + " must be a map of flag names to values");
+    for (auto it = cfg.begin(); cfg.is_object() && it != cfg.end(); ++it) {
+      std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+      std::string error;
+      if (!set(it.key(), value, true, error)) fail("config file " + path + ": " + error);
+    }
+  }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << usage();
       std::exit(0);
     }
-    if (arg.rfind("--", 0) != 0) {
-      std::cerr << program_ << ": unexpected argument " << arg << "\n";
-      std::exit(2);
-    }
+    if (arg.rfind("--", 0) != 0) fail("unexpected argument " + arg);
     std::string name = arg.substr(2), value;
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -57,39 +120,18 @@ void Flags::parse(int argc, char** argv) {
       name = name.substr(0, eq);
       has_value = true;
     }
-    auto it = flags_.find(name);
-    if (it == flags_.end()) {
-      std::cerr << program_ << ": unknown flag --" << name << "\n";
-      std::exit(2);
-    }
-    Flag& f = it->second;
-    if (f.type == Flag::Type::Bool) {
-      if (!has_value) value = "true";
-      if (value != "true" && value != "false") {
-        std::cerr << program_ << ": --" << name << " takes true or false\n";
-        std::exit(2);
-      }
-      *static_cast<bool*>(f.target) = value == "true";
+    if (name == "config") {
+      if (!has_value) ++i;
       continue;
     }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::cerr << program_ << ": --" << name << " needs a value\n";
-        std::exit(2);
-      }
+    auto it = flags_.find(name);
+    if (it != flags_.end() && it->second.type != Flag::Type::Bool && !has_value) {
+      if (i + 1 >= argc) fail("--" + name + " needs a value");
       value = argv[++i];
+      has_value = true;
     }
-    if (f.type == Flag::Type::String) {
-      *static_cast<std::string*>(f.target) = value;
-    } else {
-      char* end = nullptr;
-      long v = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0') {
-        std::cerr << program_ << ": --" << name << " takes an integer, not " << value << "\n";
-        std::exit(2);
-      }
-      *static_cast<int*>(f.target) = int(v);
-    }
+    std::string error;
+    if (!set(name, value, has_value, error)) fail(error);
   }
 }
 
@@ -135,6 +177,39 @@ void log(LogLevel level, const std::string& message, const std::vector<std::stri
   for (const auto& f : fields) line += " " + f;
   std::lock_guard lock(log_mutex);
   std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+std::vector<std::string> object_fields(const std::string& kind, const std::string& ns, const std::string& name) {
+  std::vector<std::string> f = {"OBJECT_KIND=" + kind, "OBJECT_NAME=" + name};
+  if (!ns.empty()) f.push_back("OBJECT_NAMESPACE=" + ns);
+  return f;
+}
+
+namespace {
+std::mutex watchdog_mutex;
+std::condition_variable watchdog_cv;
+bool watchdog_stop = false;
+std::thread watchdog_thread;
+}  // namespace
+
+void start_watchdog(std::function<bool()> healthy) {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+  watchdog_thread = std::thread([usec, healthy = std::move(healthy)] {
+    auto interval = std::chrono::microseconds(usec / 2);
+    std::unique_lock lock(watchdog_mutex);
+    while (!watchdog_cv.wait_for(lock, interval, [] { return watchdog_stop; }))
+      if (!healthy || healthy()) sd_notify(0, "WATCHDOG=1");
+  });
+}
+
+void stop_watchdog() {
+  {
+    std::lock_guard lock(watchdog_mutex);
+    watchdog_stop = true;
+  }
+  watchdog_cv.notify_all();
+  if (watchdog_thread.joinable()) watchdog_thread.join();
 }
 
 void notify_ready(const std::string& status) { sd_notify(0, ("READY=1\nSTATUS=" + status).c_str()); }

@@ -2,6 +2,7 @@
 // journald is there, stderr otherwise), sd_notify, and waiting for SIGTERM/SIGINT.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,11 +16,13 @@ class Flags {
   void add(const std::string& name, std::string* target, const std::string& help);
   void add(const std::string& name, int* target, const std::string& help);
   void add(const std::string& name, bool* target, const std::string& help);
-  // Parses argv; on --help prints usage and exits 0; on error prints the problem and exits 2.
+  // Parses argv; on --help prints usage and exits 0; on error prints the problem and exits 2. A --config=FILE
+  // (YAML or JSON, keys named like the flags without dashes) is read first; flags on the command line win.
   void parse(int argc, char** argv);
   std::string usage() const;
 
  private:
+  bool set(const std::string& name, const std::string& value, bool has_value, std::string& error);
   struct Flag {
     enum class Type { String, Int, Bool } type;
     void* target;
@@ -37,10 +40,17 @@ void log(LogLevel level, const std::string& message, const std::vector<std::stri
 void set_log_identifier(const std::string& identifier);
 void set_log_verbosity(LogLevel max_level);
 
+// The journal fields naming the object a log line concerns (OBJECT_KIND=, OBJECT_NAMESPACE=, OBJECT_NAME=).
+std::vector<std::string> object_fields(const std::string& kind, const std::string& ns, const std::string& name);
+
 // sd_notify wrappers; harmless without a NOTIFY_SOCKET.
 void notify_ready(const std::string& status);
 void notify_status(const std::string& status);
 void notify_stopping();
+// When the unit sets WatchdogSec=, pings the watchdog (WATCHDOG=1) at half the interval for as long as `healthy`
+// returns true; a daemon that stops being healthy is restarted by systemd. No-op otherwise.
+void start_watchdog(std::function<bool()> healthy);
+void stop_watchdog();
 
 // Raises the soft limit on open files to the hard limit: every watch is a connection, and the default soft limit of
 // 1024 would cap a daemon at fewer watchers than a cluster has components. Returns the new limit.
