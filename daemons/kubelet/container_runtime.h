@@ -1,0 +1,65 @@
+// The container runtime interface of the kubelet: start, stop, inspect and remove the containers of pods. Two
+// launchers implement it with systemd-nspawn (supervised by a per-container shim here, or as transient units
+// through systemd where it is PID 1); a Docker Engine runtime could be a third.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kctl::kubelet {
+
+struct Mount {
+  std::string source;  // a path on the node
+  std::string target;  // the path in the container
+  bool read_only = false;
+};
+
+struct ContainerSpec {
+  std::string id;  // unique on the node: "<pod uid>_<container name>_<attempt>"
+  std::string pod_uid, pod_namespace, pod_name, container_name;
+  std::string rootfs;  // the container's root (an overlay of its image), prepared by the kubelet
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string working_dir;
+  std::string netns_path;  // the pod's network namespace (shared by its containers)
+  std::vector<Mount> mounts;
+  bool tty = false;
+  bool stdin_open = false;
+  int64_t cpu_limit_millis = 0;     // 0: no limit
+  int64_t memory_limit_bytes = 0;   // 0: no limit
+  std::string log_path;             // CRI-format log file the container's output goes to
+};
+
+struct ContainerState {
+  enum class Phase { Unknown, Running, Exited };
+  Phase phase = Phase::Unknown;
+  int pid = 0;  // the nspawn process, while running
+  int exit_code = 0;
+  int signal = 0;  // set when it was killed by a signal
+  std::string reason;  // "Completed", "Error", "OOMKilled"
+  std::string started_at, finished_at;  // RFC 3339
+};
+
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+  // Starts the container; returns once it runs (or has already exited). Throws std::runtime_error.
+  virtual void start(const ContainerSpec& spec) = 0;
+  // SIGTERM to the container's processes, SIGKILL after `grace`; returns when it has exited.
+  virtual void stop(const std::string& id, std::chrono::seconds grace) = 0;
+  virtual ContainerState state(const std::string& id) const = 0;
+  // Forgets an exited container (its state files, cgroup); the rootfs and logs are the kubelet's.
+  virtual void remove(const std::string& id) = 0;
+  // Containers this runtime knows on the node, running or exited (to re-adopt after a kubelet restart).
+  virtual std::vector<std::string> list() const = 0;
+  // A process inside the container's namespaces, for exec (0 when not running).
+  virtual int namespace_pid(const std::string& id) const = 0;
+};
+using ContainerRuntimePtr = std::unique_ptr<ContainerRuntime>;
+
+}  // namespace kctl::kubelet

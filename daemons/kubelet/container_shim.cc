@@ -1,0 +1,156 @@
+// The container shim (`kctl-kubelet shim ...`): the parent of one container's systemd-nspawn for its whole life,
+// independent of the kubelet. It writes the container's output to its log file in the CRI format kubectl logs
+// reads, and records the pid and, at the end, the exit status in the container's state directory, so a restarted
+// kubelet re-adopts running containers and still learns how finished ones ended.
+#include "daemons/kubelet/container_shim.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace kctl::kubelet {
+
+namespace {
+
+// A log line longer than this is split into partial (P) records, as CRI runtimes do (16 KiB).
+constexpr size_t kMaxLogLine = 16 * 1024;
+
+std::string timestamp_nanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  std::tm tm{};
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", long(ts.tv_nsec));
+  return buf;
+}
+
+void write_atomic(const std::string& path, const std::string& content) {
+  {
+    std::ofstream out(path + ".tmp");
+    out << content;
+  }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+struct Stream {
+  int fd;
+  const char* name;
+  std::string pending;
+};
+
+// CRI log records: "<time> <stream> <F|P> <text>\n".
+void emit(int log_fd, Stream& s, bool flush_all) {
+  size_t p;
+  while ((p = s.pending.find('\n')) != std::string::npos || s.pending.size() >= kMaxLogLine ||
+         (flush_all && !s.pending.empty())) {
+    bool full = p != std::string::npos && p < kMaxLogLine;
+    size_t take = full ? p : std::min(s.pending.size(), kMaxLogLine);
+    std::string rec = timestamp_nanos() + " " + s.name + (full ? " F " : " P ") + s.pending.substr(0, take) + "\n";
+    (void)!::write(log_fd, rec.data(), rec.size());
+    s.pending.erase(0, full ? take + 1 : take);
+  }
+}
+
+}  // namespace
+
+int run_shim(const ShimOptions& o) {
+  ::setsid();
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return 125;
+  int log_fd = ::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  std::string started = timestamp_nanos();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    std::vector<char*> argv;
+    for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  write_atomic(o.state_dir + "/pid", std::to_string(pid) + "\n");
+  write_atomic(o.state_dir + "/started", started + "\n");
+  if (o.ready_fd >= 0) {
+    (void)!::write(o.ready_fd, "1", 1);
+    ::close(o.ready_fd);
+  }
+  Stream streams[2] = {{out[0], "stdout", ""}, {err[0], "stderr", ""}};
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        emit(log_fd, streams[i], true);
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      streams[i].pending.append(buf, size_t(n));
+      if (log_fd >= 0) emit(log_fd, streams[i], false);
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  nlohmann::json exit = {{"startedAt", started}, {"finishedAt", timestamp_nanos()}};
+  if (WIFEXITED(status)) {
+    exit["exitCode"] = WEXITSTATUS(status);
+  } else {
+    exit["exitCode"] = 128 + WTERMSIG(status);
+    exit["signal"] = WTERMSIG(status);
+  }
+  write_atomic(o.state_dir + "/exit.json", exit.dump() + "\n");
+  return 0;
+}
+
+int shim_main(int argc, char** argv) {
+  ShimOptions o;
+  int i = 0;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.rfind("--dir=", 0) == 0) o.state_dir = a.substr(6);
+    else if (a.rfind("--log=", 0) == 0) o.log_path = a.substr(6);
+    else if (a.rfind("--ready-fd=", 0) == 0) o.ready_fd = std::atoi(a.c_str() + 11);
+  }
+  for (; i < argc; ++i) o.command.push_back(argv[i]);
+  if (o.state_dir.empty() || o.command.empty()) {
+    std::fprintf(stderr, "usage: kctl-kubelet shim --dir=STATE --log=FILE [--ready-fd=N] -- COMMAND...\n");
+    return 2;
+  }
+  return run_shim(o);
+}
+
+}  // namespace kctl::kubelet

@@ -1,0 +1,218 @@
+// NspawnRuntime: the nspawn command line, starting a container under a double-forked shim in its own cgroups,
+// stopping with SIGTERM then SIGKILL (waiting on a pidfd), and reading state back from the shim's files.
+#include "daemons/kubelet/nspawn_runtime.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemons/kubelet/cgroups.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace kctl::kubelet {
+
+namespace {
+
+// After the container process exits, its shim records the status within milliseconds; wait at most this long.
+constexpr auto kExitRecordTimeout = std::chrono::seconds(5);
+// Hostnames are at most 63 characters (a DNS label), as Kubernetes truncates pod hostnames.
+constexpr size_t kMaxHostname = 63;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool alive(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+// Waits until `pid` exits (or the timeout passes); true when it is gone.
+bool wait_exit(int pid, std::chrono::milliseconds timeout) {
+  int fd = int(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return !alive(pid);
+  pollfd p{fd, POLLIN, 0};
+  int r = ::poll(&p, 1, int(timeout.count()));
+  ::close(fd);
+  return r > 0 || !alive(pid);
+}
+
+std::string machine_name(const std::string& id) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "kctl-%012llx", (unsigned long long)(std::hash<std::string>{}(id) & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+NspawnRuntime::NspawnRuntime(std::string root, std::vector<std::string> shim, std::string cgroup_root)
+    : root_(std::move(root)), shim_(std::move(shim)), cgroup_root_(std::move(cgroup_root)) {
+  fs::create_directories(fs::path(root_) / "containers");
+}
+
+std::string NspawnRuntime::dir(const std::string& id) const { return (fs::path(root_) / "containers" / id).string(); }
+
+std::string NspawnRuntime::cgroup_path(const ContainerSpec& spec) const {
+  return "kctl/pod-" + spec.pod_uid + "/" + spec.id;
+}
+
+std::vector<std::string> NspawnRuntime::nspawn_command(const ContainerSpec& s) {
+  std::string hostname = s.pod_name.substr(0, kMaxHostname);
+  std::vector<std::string> cmd = {"systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--as-pid2",
+                                  // one SIGTERM to nspawn stops the container through its stub init
+                                  "--kill-signal=SIGRTMIN+3", "--machine=" + machine_name(s.id),
+                                  "--console=pipe", "-D", s.rootfs};
+  if (!hostname.empty()) cmd.push_back("--hostname=" + hostname);
+  if (!s.netns_path.empty()) cmd.push_back("--network-namespace-path=" + s.netns_path);
+  if (!s.working_dir.empty()) cmd.push_back("--chdir=" + s.working_dir);
+  for (const auto& [k, v] : s.env) cmd.push_back("--setenv=" + k + "=" + v);
+  for (const auto& m : s.mounts) cmd.push_back((m.read_only ? "--bind-ro=" : "--bind=") + m.source + ":" + m.target);
+  cmd.push_back("--");
+  cmd.insert(cmd.end(), s.argv.begin(), s.argv.end());
+  return cmd;
+}
+
+void NspawnRuntime::start(const ContainerSpec& spec) {
+  if (spec.argv.empty()) throw std::runtime_error("container " + spec.container_name + " has no command to run");
+  fs::path d = dir(spec.id);
+  if (fs::exists(d / "pid") && alive(pid(spec.id))) return;  // already running (re-adopted)
+  fs::remove_all(d);
+  fs::create_directories(d);
+  json meta = {{"id", spec.id}, {"podUID", spec.pod_uid}, {"podNamespace", spec.pod_namespace},
+               {"podName", spec.pod_name}, {"container", spec.container_name}, {"cgroup", cgroup_path(spec)},
+               {"logPath", spec.log_path}, {"rootfs", spec.rootfs}};
+  std::ofstream(d / "spec.json") << meta.dump() << "\n";
+  ContainerCgroup cg(cgroup_path(spec), cgroup_root_);
+  cg.create(spec.cpu_limit_millis, spec.memory_limit_bytes);
+  if (!spec.log_path.empty()) fs::create_directories(fs::path(spec.log_path).parent_path());
+
+  int ready[2];
+  if (::pipe2(ready, 0) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> argv = shim_;
+  argv.push_back("--dir=" + d.string());
+  argv.push_back("--log=" + spec.log_path);
+  argv.push_back("--ready-fd=" + std::to_string(ready[1]));
+  argv.push_back("--");
+  for (auto& a : nspawn_command(spec)) argv.push_back(std::move(a));
+  pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    // Double fork: the shim is not the kubelet's child, so it lives on (and is reaped by the node's reaper)
+    // whatever happens to the kubelet. It starts in the container's cgroups, and nspawn below it too.
+    ::close(ready[0]);
+    if (::fork() != 0) ::_exit(0);
+    cg.add_process(::getpid());
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
+  if (n != 1) {
+    cg.remove();
+    throw std::runtime_error("the container shim did not start (" + shim_[0] + ")");
+  }
+}
+
+int NspawnRuntime::pid(const std::string& id) const { return std::atoi(read_file(fs::path(dir(id)) / "pid").c_str()); }
+
+void NspawnRuntime::stop(const std::string& id, std::chrono::seconds grace) {
+  int p = pid(id);
+  fs::path d = dir(id);
+  if (alive(p)) {
+    ::kill(p, SIGTERM);
+    if (!wait_exit(p, grace)) {
+      ::kill(p, SIGKILL);
+      json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
+      if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL);
+      wait_exit(p, std::chrono::seconds(5));
+    }
+  }
+  // The shim writes exit.json right after its child is gone.
+  auto deadline = std::chrono::steady_clock::now() + kExitRecordTimeout;
+  while (fs::exists(d / "pid") && !fs::exists(d / "exit.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+ContainerState NspawnRuntime::state(const std::string& id) const {
+  ContainerState s;
+  fs::path d = dir(id);
+  s.started_at = trim(read_file(d / "started"));
+  if (fs::exists(d / "exit.json")) {
+    json e = json::parse(read_file(d / "exit.json"), nullptr, false);
+    s.phase = ContainerState::Phase::Exited;
+    s.exit_code = e.value("exitCode", 255);
+    s.signal = e.value("signal", 0);
+    s.started_at = e.value("startedAt", s.started_at);
+    s.finished_at = e.value("finishedAt", "");
+    json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
+    bool oom = meta.is_object() && ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).oom_killed();
+    s.reason = oom ? "OOMKilled" : s.exit_code == 0 ? "Completed" : "Error";
+    return s;
+  }
+  int p = pid(id);
+  if (alive(p)) {
+    s.phase = ContainerState::Phase::Running;
+    s.pid = p;
+  }
+  return s;
+}
+
+void NspawnRuntime::remove(const std::string& id) {
+  fs::path d = dir(id);
+  json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
+  if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).remove();
+  std::error_code ec;
+  fs::remove_all(d, ec);
+}
+
+std::vector<std::string> NspawnRuntime::list() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(root_) / "containers", ec)) out.push_back(e.path().filename());
+  return out;
+}
+
+int NspawnRuntime::namespace_pid(const std::string& id) const {
+  int p = pid(id);
+  if (!alive(p)) return 0;
+  std::istringstream children(read_file("/proc/" + std::to_string(p) + "/task/" + std::to_string(p) + "/children"));
+  int child = 0;
+  children >> child;
+  return child;
+}
+
+}  // namespace kctl::kubelet
