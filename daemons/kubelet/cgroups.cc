@@ -3,6 +3,8 @@
 #include "daemons/kubelet/cgroups.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,8 @@ namespace {
 constexpr int64_t kCpuPeriodMicros = 100000;
 // Hierarchies of a hybrid (v1) host the kubelet places containers in: the limited controllers, pids for
 // counting, and the named systemd hierarchy plus unified, where systemd-nspawn --keep-unit makes its sub-cgroups.
+// How long remove() waits for the last processes of a stopped container to leave its cgroup.
+constexpr auto kEmptyWait = std::chrono::seconds(2);
 const char* kV1Hierarchies[] = {"memory", "cpu", "pids", "systemd", "unified"};
 
 void write_file(const fs::path& p, const std::string& v) {
@@ -125,6 +129,11 @@ int64_t ContainerCgroup::cpu_quota_micros() const {
 }
 
 void ContainerCgroup::remove() const {
+  // The shim lives in the container's cgroup and exits just after recording the exit status: give it a moment
+  // (rmdir of a cgroup with a process in it fails).
+  auto deadline = std::chrono::steady_clock::now() + kEmptyWait;
+  while (!processes().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::error_code ec;
   for (const auto& d : dirs()) {
     // Child cgroups first, deepest first (nspawn's payload/supervisor and what runs below them), then ours, then

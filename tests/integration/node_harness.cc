@@ -1,10 +1,16 @@
 // ensure_system_bus and busybox_rootfs for the node tests.
 #include "node_harness.h"
 
+#include <csignal>
 #include <filesystem>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "daemons/kubelet/image_store.h"
 #include "harness.h"
 
 namespace kctl::test {
@@ -21,5 +27,41 @@ std::string busybox_rootfs(const std::string& dir) {
   EXPECT_EQ(r.rc, 0) << r.err;
   return dir;
 }
+
+KubeletProcess::KubeletProcess(const std::string& apiserver, const std::string& name, const std::string& root,
+                               const std::string& pod_cidr, const std::string& node_ip)
+    : apiserver_(apiserver), name_(name), root_(root), pod_cidr_(pod_cidr), node_ip_(node_ip) {
+  kubelet::ImageStore images(root_ + "/images");
+  if (!images.find("kctl/busybox:latest")) images.import("kctl/busybox:latest", busybox_rootfs(root_ + "/busybox-src"));
+  start();
+}
+
+KubeletProcess::~KubeletProcess() { stop(); }
+
+void KubeletProcess::start() {
+  std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + apiserver_,
+                                   "--hostname-override=" + name_, "--node-ip=" + node_ip_,
+                                   "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_};
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open((root_ + "/kubelet.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> a;
+    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+}
+
+void KubeletProcess::stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+std::string KubeletProcess::log() const { return run({"cat", root_ + "/kubelet.log"}).out; }
 
 }  // namespace kctl::test

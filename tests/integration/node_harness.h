@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace kctl::test {
 
@@ -10,5 +11,22 @@ namespace kctl::test {
 void ensure_system_bus();
 // Builds the busybox root filesystem into dir (once per process) and returns dir.
 std::string busybox_rootfs(const std::string& dir);
+
+// A kctl-kubelet child process for node `name` talking to `apiserver`, with its root under `root` and the
+// busybox image imported as kctl/busybox:latest. Stops it (SIGTERM) when destroyed.
+class KubeletProcess {
+ public:
+  KubeletProcess(const std::string& apiserver, const std::string& name, const std::string& root,
+                 const std::string& pod_cidr, const std::string& node_ip);
+  ~KubeletProcess();
+  void start();
+  void stop();
+  std::string log() const;
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string apiserver_, name_, root_, pod_cidr_, node_ip_;
+  int pid_ = 0;
+};
 
 }  // namespace kctl::test

@@ -1,0 +1,347 @@
+// Kubelet: start-up (node registration, network, re-adoption), the worker loop over pod keys, pod sync (init
+// containers, restart policy, crash back-off), deletion, and the PLEG and heartbeat loops. Container start-up and
+// status reporting are in pod_containers.cc and pod_status.cc.
+#include "daemons/kubelet/kubelet.h"
+
+#include <filesystem>
+
+#include "daemons/common/daemon.h"
+#include "daemons/kubelet/container_rootfs.h"
+#include "daemons/kubelet/nspawn_runtime.h"
+#include "daemons/kubelet/volumes.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace kctl::kubelet {
+
+namespace {
+// How often the kubelet relists its containers to notice exits (Kubernetes' PLEG relists every second).
+constexpr auto kRelistPeriod = std::chrono::seconds(1);
+// Node Lease renewal period (nodeLeaseRenewInterval) and the longest a node status may go unreported.
+constexpr auto kLeaseRenewPeriod = std::chrono::seconds(10);
+constexpr auto kStatusReportPeriod = std::chrono::seconds(60);
+// Every pod is synced at least this often, so nothing depends on an event arriving.
+constexpr auto kResyncPeriod = std::chrono::seconds(30);
+}  // namespace
+
+Kubelet::Kubelet(KubeletOptions options) : options_(std::move(options)) {
+  transport_ = api::make_transport(options_.apiserver);
+  node_ = std::make_unique<NodeStatusReporter>(*transport_, options_.node);
+  images_ = std::make_unique<ImageStore>(options_.root_dir + "/images");
+  network_ = std::make_unique<PodNetworkManager>(options_.bridge, options_.root_dir + "/network");
+  runtime_ = std::make_unique<NspawnRuntime>(options_.root_dir + "/runtime", options_.shim, options_.cgroup_root);
+}
+
+Kubelet::~Kubelet() { stop(); }
+
+std::string Kubelet::pod_dir(const std::string& uid) const { return options_.root_dir + "/pods/" + uid; }
+
+std::string Kubelet::container_id(const std::string& uid, const std::string& name, int attempt) const {
+  return uid + "_" + name + "_" + std::to_string(attempt);
+}
+
+std::string Kubelet::pod_cidr() const { return network_->pod_cidr(); }
+
+void Kubelet::start() {
+  node_->register_node();
+  std::string cidr = node_->pod_cidr();
+  std::string not_ready;
+  if (cidr.empty()) {
+    not_ready = "network not ready: the node has no podCIDR (set --pod-cidr or let the controller manager allocate one)";
+  } else {
+    try {
+      network_->ensure_bridge(cidr);
+    } catch (const std::exception& e) {
+      not_ready = std::string("network not ready: ") + e.what();
+    }
+  }
+  ready_ = not_ready.empty();
+  node_->update_status(ready_, not_ready);
+  node_->renew_lease();
+  readopt();
+
+  api::ListOptions sel;
+  sel.field_selector = "spec.nodeName=" + options_.node.name;
+  pods_ = std::make_unique<api::Informer>(*transport_, *api::Registry::builtin().by_kind("", "Pod"), "", sel,
+                                          std::chrono::duration_cast<std::chrono::seconds>(kResyncPeriod));
+  auto enqueue = [this](const api::ObjectPtr& p) { queue_.add(api::object_key(*p)); };
+  pods_->add_handler({enqueue, [enqueue](const api::ObjectPtr&, const api::ObjectPtr& p) { enqueue(p); }, enqueue});
+  pods_->start();
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker(); });
+  threads_.emplace_back([this] { pleg_loop(); });
+  threads_.emplace_back([this] { heartbeat_loop(); });
+}
+
+void Kubelet::stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.shut_down();
+  {
+    std::lock_guard lock(sleep_mutex_);
+    sleep_cv_.notify_all();
+  }
+  if (pods_) pods_->stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void Kubelet::resync() {
+  if (!pods_) return;
+  for (const auto& p : pods_->list()) queue_.add(api::object_key(*p));
+}
+
+// Containers and networks that survived a kubelet restart belong to their pods again.
+void Kubelet::readopt() {
+  std::lock_guard lock(mutex_);
+  for (const auto& uid : network_->allocated_uids()) records_[uid].uid = uid, records_[uid].network = network_->find(uid);
+  for (const auto& id : runtime_->list()) {
+    auto a = id.rfind('_'), b = id.rfind('_', a - 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string uid = id.substr(0, b), name = id.substr(b + 1, a - b - 1);
+    int attempt = std::atoi(id.c_str() + a + 1);
+    PodRecord& rec = records_[uid];
+    rec.uid = uid;
+    ContainerRecord& c = rec.containers[name];
+    c.name = name;
+    c.attempt = std::max(c.attempt, attempt);
+  }
+}
+
+PodRecord& Kubelet::record(const json& pod) {
+  std::string uid = pod.value("/metadata/uid"_json_pointer, std::string());
+  PodRecord& rec = records_[uid];
+  rec.uid = uid;
+  rec.ns = pod.value("/metadata/namespace"_json_pointer, std::string());
+  rec.name = pod.value("/metadata/name"_json_pointer, std::string());
+  return rec;
+}
+
+void Kubelet::worker() {
+  std::string key;
+  while (queue_.get(key)) {
+    try {
+      sync_pod(key);
+      queue_.forget(key);
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, "sync of pod " + key + " failed: " + e.what(), {"POD=" + key});
+      queue_.add_rate_limited(key);
+    }
+    queue_.done(key);
+  }
+}
+
+void Kubelet::sync_pod(const std::string& key) {
+  api::ObjectPtr obj = pods_->get(key);
+  if (!obj) {
+    // Gone from the API (deleted with grace 0 elsewhere): clean up whatever of it is still here.
+    std::vector<std::string> known;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [uid, rec] : records_)
+        if (rec.ns + "/" + rec.name == key) known.push_back(uid);
+    }
+    for (const auto& uid : known) cleanup_pod(uid);
+    return;
+  }
+  const json& pod = *obj;
+  std::unique_lock lock(mutex_);
+  PodRecord& rec = record(pod);
+  lock.unlock();
+  if (pod.contains("/metadata/deletionTimestamp"_json_pointer) && !pod["metadata"]["deletionTimestamp"].is_null()) {
+    int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", int64_t(30));
+    kill_pod(rec, std::chrono::seconds(std::max<int64_t>(grace, 0)));
+    cleanup_pod(rec.uid);
+    confirm_deletion(pod);
+    return;
+  }
+  sync_running_pod(pod, rec);
+  report_status(pod, rec);
+  // Come back when a back-off ends.
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [n, c] : rec.containers)
+    if (c.backoff_until > now)
+      queue_.add_after(key, std::chrono::duration_cast<std::chrono::milliseconds>(c.backoff_until - now) +
+                                std::chrono::milliseconds(10));
+}
+
+void Kubelet::sync_running_pod(const json& pod, PodRecord& rec) {
+  if (rec.terminated) return;
+  if (!ready_) {
+    rec.sandbox_error = "the node is not ready";
+    return;
+  }
+  rec.sandbox_error.clear();
+  if (!rec.network) {
+    try {
+      rec.network = network_->setup(rec.uid);
+    } catch (const std::exception& e) {
+      rec.sandbox_error = std::string("cannot set up the pod network: ") + e.what();
+      throw;
+    }
+  }
+  PodVolumes volumes(*transport_, pod_dir(rec.uid));
+  try {
+    volumes.prepare(pod);
+  } catch (const std::exception& e) {
+    rec.sandbox_error = std::string("MountVolume.SetUp failed: ") + e.what();
+    return;
+  }
+  std::string policy = pod.value("/spec/restartPolicy"_json_pointer, std::string("Always"));
+  // Init containers one at a time, in order; the app containers only once they all succeeded.
+  for (const auto& spec : pod.value("/spec/initContainers"_json_pointer, json::array())) {
+    ContainerRecord& c = rec.containers[spec.value("name", "")];
+    c.name = spec.value("name", "");
+    c.init = true;
+    sync_container(pod, spec, rec, c, true, policy == "Always" ? "OnFailure" : policy);
+    if (c.attempt < 0) return;
+    auto st = runtime_->state(container_id(rec.uid, c.name, c.attempt));
+    if (!(st.phase == ContainerState::Phase::Exited && st.exit_code == 0)) return;
+  }
+  for (const auto& spec : pod.value("/spec/containers"_json_pointer, json::array())) {
+    ContainerRecord& c = rec.containers[spec.value("name", "")];
+    c.name = spec.value("name", "");
+    sync_container(pod, spec, rec, c, false, policy);
+  }
+}
+
+void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, ContainerRecord& c, bool init,
+                             const std::string& policy) {
+  if (c.attempt < 0) {
+    start_container(pod, spec, rec, c);
+    return;
+  }
+  auto st = runtime_->state(container_id(rec.uid, c.name, c.attempt));
+  if (st.phase != ContainerState::Phase::Exited) return;
+  bool restart = policy == "Always" || (policy == "OnFailure" && st.exit_code != 0);
+  if (init && st.exit_code == 0) restart = false;
+  if (!restart) return;
+  auto now = std::chrono::steady_clock::now();
+  if (c.backoff_until == std::chrono::steady_clock::time_point{}) {
+    // Kubernetes' crash back-off: 10 s, doubling per restart, at most 5 minutes.
+    int64_t delay = std::min<int64_t>(300, int64_t(10) << std::min(c.attempt, 5));
+    c.backoff_until = now + std::chrono::seconds(delay);
+    c.waiting_reason = "CrashLoopBackOff";
+    c.waiting_message = "back-off " + std::to_string(delay) + "s restarting failed container=" + c.name + " pod=" +
+                        rec.name + "_" + rec.ns + "(" + rec.uid + ")";
+    return;
+  }
+  if (now < c.backoff_until) return;
+  // The attempt before the previous one is no longer needed (logs --previous reads the previous one).
+  if (c.attempt >= 1) {
+    std::string old = container_id(rec.uid, c.name, c.attempt - 1);
+    runtime_->remove(old);
+    remove_container_rootfs(pod_dir(rec.uid) + "/containers/" + old);
+  }
+  if (start_container(pod, spec, rec, c)) c.backoff_until = {};
+}
+
+void Kubelet::kill_pod(PodRecord& rec, std::chrono::seconds grace) {
+  std::vector<std::thread> stoppers;
+  for (auto& [name, c] : rec.containers) {
+    if (c.attempt < 0) continue;
+    std::string id = container_id(rec.uid, name, c.attempt);
+    if (runtime_->state(id).phase == ContainerState::Phase::Running)
+      stoppers.emplace_back([this, id, grace] { runtime_->stop(id, grace); });
+  }
+  for (auto& t : stoppers) t.join();
+}
+
+void Kubelet::cleanup_pod(const std::string& uid) {
+  PodRecord rec;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = records_.find(uid);
+    if (it != records_.end()) rec = it->second;
+  }
+  kill_pod(rec, std::chrono::seconds(0));
+  for (const auto& id : runtime_->list())
+    if (id.rfind(uid + "_", 0) == 0) {
+      runtime_->stop(id, std::chrono::seconds(0));
+      runtime_->remove(id);
+    }
+  std::error_code ec;
+  if (fs::exists(pod_dir(uid) + "/containers", ec))
+    for (const auto& e : fs::directory_iterator(pod_dir(uid) + "/containers", ec)) remove_container_rootfs(e.path());
+  PodVolumes(*transport_, pod_dir(uid)).cleanup();
+  network_->teardown(uid);
+  fs::remove_all(pod_dir(uid), ec);
+  std::lock_guard lock(mutex_);
+  records_.erase(uid);
+}
+
+void Kubelet::confirm_deletion(const json& pod) {
+  const auto* pods = api::Registry::builtin().by_kind("", "Pod");
+  std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
+  std::string name = pod.value("/metadata/name"_json_pointer, std::string());
+  json opts = {{"gracePeriodSeconds", 0},
+               {"preconditions", {{"uid", pod.value("/metadata/uid"_json_pointer, std::string())}}}};
+  try {
+    api::ResourceClient(*transport_, *pods, ns).remove(name, opts);
+  } catch (const api::StatusError& e) {
+    if (e.status().code != 404 && e.status().code != 409) throw;  // gone already, or a new pod of that name
+  }
+}
+
+void Kubelet::pleg_loop() {
+  while (!stopping_) {
+    {
+      std::unique_lock lock(sleep_mutex_);
+      sleep_cv_.wait_for(lock, kRelistPeriod, [&] { return stopping_.load(); });
+    }
+    if (stopping_) break;
+    // A container that changed phase since the last relist wakes its pod.
+    std::vector<std::pair<std::string, std::string>> watched;  // (container id, pod key)
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [uid, rec] : records_)
+        for (const auto& [name, c] : rec.containers)
+          if (c.attempt >= 0) watched.emplace_back(container_id(uid, name, c.attempt), rec.ns + "/" + rec.name);
+    }
+    for (const auto& [id, key] : watched) {
+      auto st = runtime_->state(id);
+      std::string phase = st.phase == ContainerState::Phase::Running ? "running"
+                          : st.phase == ContainerState::Phase::Exited ? "exited"
+                                                                       : "unknown";
+      std::lock_guard lock(mutex_);
+      auto& last = last_container_phase_[id];
+      if (last != phase) {
+        last = phase;
+        queue_.add(key);
+      }
+    }
+  }
+}
+
+void Kubelet::heartbeat_loop() {
+  auto last_status = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    {
+      std::unique_lock lock(sleep_mutex_);
+      sleep_cv_.wait_for(lock, kLeaseRenewPeriod, [&] { return stopping_.load(); });
+    }
+    if (stopping_) break;
+    try {
+      node_->renew_lease();
+      if (std::chrono::steady_clock::now() - last_status >= kStatusReportPeriod) {
+        node_->update_status(ready_, ready_ ? "" : "network not ready");
+        last_status = std::chrono::steady_clock::now();
+      }
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, std::string("node heartbeat failed: ") + e.what());
+    }
+  }
+}
+
+std::vector<json> Kubelet::pods_summary() const {
+  std::vector<json> out;
+  if (!pods_) return out;
+  for (const auto& p : pods_->list())
+    out.push_back({{"namespace", p->value("/metadata/namespace"_json_pointer, std::string())},
+                   {"name", p->value("/metadata/name"_json_pointer, std::string())},
+                   {"uid", p->value("/metadata/uid"_json_pointer, std::string())},
+                   {"phase", p->value("/status/phase"_json_pointer, std::string())},
+                   {"podIP", p->value("/status/podIP"_json_pointer, std::string())}});
+  return out;
+}
+
+}  // namespace kctl::kubelet

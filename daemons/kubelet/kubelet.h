@@ -1,0 +1,106 @@
+// kctl-kubelet: keeps its Node registered and Ready, and runs the pods bound to it. A level-driven loop: an informer
+// on the node's pods feeds a work queue of pod keys; syncing a pod brings its network, volumes and containers to
+// what its spec says (restart policy, back-off, init containers), reports its status, and on deletion stops it
+// gracefully, removes what it used and confirms the deletion.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/client.h"
+#include "api/informer.h"
+#include "api/workqueue.h"
+#include "daemons/kubelet/container_runtime.h"
+#include "daemons/kubelet/image_store.h"
+#include "daemons/kubelet/node_status.h"
+#include "daemons/kubelet/pod_network.h"
+
+namespace kctl::kubelet {
+
+struct KubeletOptions {
+  std::string apiserver = "http://127.0.0.1:8080";
+  NodeConfig node;
+  std::string root_dir = "/var/lib/kctl";
+  std::string bridge = "kctl0";
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::vector<std::string> shim;  // the kctl-shim command
+  int workers = 4;                // pods synced in parallel
+};
+
+// What the kubelet knows of one container of a pod on this node.
+struct ContainerRecord {
+  std::string name;
+  bool init = false;
+  int attempt = -1;  // the current runtime container is <pod uid>_<name>_<attempt>; -1: never started
+  std::string waiting_reason, waiting_message;  // why it is not running (image missing, back-off, ...)
+  std::chrono::steady_clock::time_point backoff_until{};
+  std::string image_id;
+};
+
+struct PodRecord {
+  std::string uid, ns, name;
+  std::optional<PodNetwork> network;
+  std::map<std::string, ContainerRecord> containers;
+  std::string start_time;
+  std::string sandbox_error;  // why the pod's network or volumes could not be made
+  bool terminated = false;    // phase Succeeded/Failed reached: nothing restarts any more
+};
+
+class Kubelet {
+ public:
+  explicit Kubelet(KubeletOptions options);
+  ~Kubelet();
+
+  void start();  // registers the node, re-adopts pods, starts the loops; throws when the node cannot register
+  void stop();   // leaves running pods running (a kubelet restart must not disturb them)
+
+  // For D-Bus and tests.
+  std::vector<nlohmann::json> pods_summary() const;  // namespace, name, uid, phase, podIP
+  bool ready() const { return ready_; }
+  const std::string& node_name() const { return options_.node.name; }
+  std::string pod_cidr() const;
+  void resync();
+
+ private:
+  void worker();
+  void sync_pod(const std::string& key);
+  void sync_running_pod(const nlohmann::json& pod, PodRecord& rec);
+  void sync_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c,
+                      bool init, const std::string& restart_policy);
+  bool start_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c);
+  void kill_pod(PodRecord& rec, std::chrono::seconds grace);
+  void cleanup_pod(const std::string& uid);
+  void confirm_deletion(const nlohmann::json& pod);
+  void report_status(const nlohmann::json& pod, PodRecord& rec);
+  void readopt();
+  void pleg_loop();
+  void heartbeat_loop();
+  std::string container_id(const std::string& uid, const std::string& name, int attempt) const;
+  std::string pod_dir(const std::string& uid) const;
+  PodRecord& record(const nlohmann::json& pod);
+
+  KubeletOptions options_;
+  api::TransportPtr transport_;
+  std::unique_ptr<NodeStatusReporter> node_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<PodNetworkManager> network_;
+  ContainerRuntimePtr runtime_;
+  std::unique_ptr<api::Informer> pods_;
+  api::WorkQueue queue_;
+
+  mutable std::mutex mutex_;                // guards records_
+  std::map<std::string, PodRecord> records_;  // by pod uid
+  std::map<std::string, std::string> last_container_phase_;  // container id -> phase seen by the PLEG
+  std::atomic<bool> ready_{false}, stopping_{false};
+  std::vector<std::thread> threads_;
+  std::mutex sleep_mutex_;
+  std::condition_variable sleep_cv_;
+};
+
+}  // namespace kctl::kubelet

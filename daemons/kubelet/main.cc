@@ -1,0 +1,81 @@
+// kctl-kubelet: flags (named as the kubelet names them where the meaning is the same), start, READY=1, and a stop on
+// SIGTERM that leaves the node's pods running (a restarted kubelet re-adopts them).
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "daemons/common/daemon.h"
+#include "daemons/kubelet/kubelet.h"
+
+using namespace kctl;
+
+namespace {
+std::string hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  std::string h = buf;
+  for (auto& c : h) c = char(std::tolower(c));
+  return h;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  block_termination_signals();
+  raise_fd_limit();
+  kubelet::KubeletOptions o;
+  std::string node_labels, shim;
+  int port = o.node.kubelet_port, max_pods = o.node.max_pods;
+  Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
+  flags.add("apiserver", &o.apiserver, "the API server endpoint: http(s)://HOST:PORT or dbus:[BUS-ADDRESS]");
+  flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
+  flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
+  flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");
+  flags.add("pod-cidr", &o.node.pod_cidr, "the pods' address range until the controller manager assigns spec.podCIDR");
+  flags.add("root-dir", &o.root_dir, "where images, pods and containers are kept");
+  flags.add("bridge", &o.bridge, "the node bridge pods attach to");
+  flags.add("cgroup-root", &o.cgroup_root, "the cgroup file system");
+  flags.add("shim", &shim, "the container shim binary (default: kctl-shim beside this program)");
+  flags.add("port", &port, "the port logs, exec and port-forward are served on");
+  flags.add("max-pods", &max_pods, "the node's pod capacity");
+  flags.parse(argc, argv);
+  set_log_identifier("kctl-kubelet");
+  if (o.node.name.empty()) o.node.name = hostname();
+  if (o.node.internal_ip.empty()) {
+    std::cerr << "kctl-kubelet: --node-ip is required\n";
+    return 2;
+  }
+  std::stringstream ss(node_labels);
+  for (std::string kv; std::getline(ss, kv, ',');) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "kctl-kubelet: --node-labels wants key=value pairs, not " << kv << "\n";
+      return 2;
+    }
+    o.node.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  o.node.kubelet_port = port;
+  o.node.max_pods = max_pods;
+  if (shim.empty()) {
+    char self[4096] = {};
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, size_t(n)) : "";
+    shim = dir.substr(0, dir.rfind('/')) + "/kctl-shim";
+  }
+  o.shim = {shim};
+
+  kubelet::Kubelet k(o);
+  try {
+    k.start();
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, std::string("cannot start: ") + e.what());
+    return 1;
+  }
+  log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (k.ready() ? "; ready" : "; not ready"));
+  notify_ready("Running the pods of node " + o.node.name);
+  wait_for_termination();
+  notify_stopping();
+  k.stop();
+  return 0;
+}

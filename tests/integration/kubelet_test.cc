@@ -1,0 +1,173 @@
+// The kubelet with a real apiserver, real namespaces and real nspawn containers (all inside a network namespace of
+// the test): node registration and Lease, the two-container pod sharing a volume and localhost reaching Running
+// with an IP, restart policies with back-off, completion, deletion that cleans the node, and re-adoption of running
+// pods by a restarted kubelet.
+#include <filesystem>
+#include <thread>
+
+#include <sched.h>
+
+#include <gtest/gtest.h>
+
+#include "api/client.h"
+#include "daemons/common/process.h"
+#include "harness.h"
+#include "node_harness.h"
+
+using namespace kctl;
+using namespace kctl::test;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+class KubeletTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
+    run_process({"ip", "link", "set", "lo", "up"});
+    ensure_system_bus();
+  }
+  void SetUp() override {
+    server_ = std::make_unique<ApiServerProcess>();
+    root_ = make_temp_dir("kubelet");
+    kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, "10.244.1.0/24", "127.0.0.1");
+    client_ = std::make_unique<api::Client>(api::Client::connect(server_->url()));
+  }
+  void TearDown() override {
+    // Delete every pod and wait for the kubelet to confirm, so the node is clean.
+    auto pods = client_->resource("pods", "default");
+    for (const auto& p : pods.list().items) pods.remove(p["metadata"]["name"]);
+    eventually([&] { return pods.list().items.empty(); }, 30s);
+    kubelet_.reset();
+    std::filesystem::remove_all(root_);
+  }
+  static bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        if (cond()) return true;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  json pod_status(const std::string& name) { return client_->resource("pods", "default").get(name)["status"]; }
+
+  std::unique_ptr<ApiServerProcess> server_;
+  std::unique_ptr<KubeletProcess> kubelet_;
+  std::unique_ptr<api::Client> client_;
+  std::string root_;
+};
+
+const char* kTwoContainerPod = R"({
+  "metadata": {"name": "web", "labels": {"app": "web"}},
+  "spec": {
+    "nodeName": "node-1",
+    "volumes": [{"name": "html", "emptyDir": {}}],
+    "containers": [
+      {"name": "httpd", "image": "kctl/busybox", "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+       "volumeMounts": [{"name": "html", "mountPath": "/www"}], "ports": [{"containerPort": 80}]},
+      {"name": "writer", "image": "kctl/busybox",
+       "command": ["sh", "-c", "while true; do echo page-from-$POD_NAME > /html/index.html; wget -q -O - http://localhost:80/ || true; sleep 1; done"],
+       "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+       "volumeMounts": [{"name": "html", "mountPath": "/html"}]}
+    ]}})";
+
+}  // namespace
+
+TEST_F(KubeletTest, RegistersAReadyNodeWithALease) {
+  auto nodes = client_->resource("nodes");
+  ASSERT_TRUE(eventually([&] {
+    json n = nodes.get("node-1");
+    for (const auto& c : n["status"]["conditions"])
+      if (c["type"] == "Ready") return c["status"] == "True";
+    return false;
+  })) << kubelet_->log();
+  json n = nodes.get("node-1");
+  EXPECT_EQ(n["spec"]["podCIDR"], "10.244.1.0/24");
+  EXPECT_EQ(n["metadata"]["labels"]["kubernetes.io/hostname"], "node-1");
+  EXPECT_FALSE(n["status"]["capacity"]["cpu"].get<std::string>().empty());
+  EXPECT_EQ(n["status"]["nodeInfo"]["operatingSystem"], "linux");
+  json lease = client_->resource("leases", "kube-node-lease").get("node-1");
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "node-1");
+}
+
+TEST_F(KubeletTest, TwoContainerPodSharesVolumeAndLocalhost) {
+  auto pods = client_->resource("pods", "default");
+  pods.create(json::parse(kTwoContainerPod));
+  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s))
+      << pod_status("web").dump(2) << kubelet_->log();
+  json st = pod_status("web");
+  EXPECT_EQ(st["podIP"].get<std::string>().rfind("10.244.1.", 0), 0u) << st;
+  EXPECT_EQ(st["containerStatuses"].size(), 2u);
+  for (const auto& cs : st["containerStatuses"]) {
+    EXPECT_TRUE(cs["state"].contains("running")) << cs;
+    EXPECT_EQ(cs["ready"], true);
+  }
+  bool ready = false;
+  for (const auto& c : st["conditions"])
+    if (c["type"] == "Ready") ready = c["status"] == "True";
+  EXPECT_TRUE(ready);
+  // The writer fetched the page the web server serves from the shared volume, over localhost.
+  std::string uid = pods.get("web")["metadata"]["uid"];
+  EXPECT_TRUE(eventually([&] {
+    return run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/writer/0.log"}).out.find("page-from-web") !=
+           std::string::npos;
+  })) << run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/*/*"}).out;
+  // The pod answers on its IP from the node.
+  auto r = run_process({"busybox", "wget", "-q", "-O", "-", "http://" + st["podIP"].get<std::string>() + "/"});
+  EXPECT_NE(r.out.find("page-from-web"), std::string::npos) << r.err;
+
+  // Deleting it stops the containers, cleans the node, and the kubelet confirms the deletion.
+  pods.remove("web");
+  EXPECT_TRUE(eventually([&] {
+    try {
+      pods.get("web");
+      return false;
+    } catch (const api::StatusError& e) {
+      return e.status().code == 404;
+    }
+  })) << kubelet_->log();
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/kctl-" + uid));
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/pods/" + uid));
+  EXPECT_TRUE(run({"sh", "-c", "ls " + root_ + "/runtime/containers"}).out.empty());
+}
+
+TEST_F(KubeletTest, RestartPoliciesAndBackOff) {
+  auto pods = client_->resource("pods", "default");
+  pods.create(json::parse(R"({"metadata":{"name":"crash"},"spec":{"nodeName":"node-1","restartPolicy":"OnFailure",
+    "containers":[{"name":"c","image":"kctl/busybox","command":["sh","-c","exit 7"]}]}})"));
+  pods.create(json::parse(R"({"metadata":{"name":"done"},"spec":{"nodeName":"node-1","restartPolicy":"Never",
+    "containers":[{"name":"c","image":"kctl/busybox","command":["sh","-c","echo finished"]}]}})"));
+  pods.create(json::parse(R"({"metadata":{"name":"noimage"},"spec":{"nodeName":"node-1",
+    "containers":[{"name":"c","image":"nosuch/image:1","command":["true"]}]}})"));
+  ASSERT_TRUE(eventually([&] { return pod_status("done")["phase"] == "Succeeded"; }, 30s)) << pod_status("done");
+  EXPECT_EQ(pod_status("done")["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+  ASSERT_TRUE(eventually([&] {
+    json cs = pod_status("crash")["containerStatuses"][0];
+    return cs["restartCount"] == 1 && cs["state"].contains("waiting") &&
+           cs["state"]["waiting"]["reason"] == "CrashLoopBackOff";
+  }, 40s)) << pod_status("crash");
+  json cs = pod_status("crash")["containerStatuses"][0];
+  EXPECT_EQ(cs["lastState"]["terminated"]["exitCode"], 7);
+  EXPECT_EQ(pod_status("crash")["phase"], "Running");
+  json ni = pod_status("noimage")["containerStatuses"][0];
+  EXPECT_EQ(ni["state"]["waiting"]["reason"], "ImagePullBackOff") << ni;
+  EXPECT_EQ(pod_status("noimage")["phase"], "Pending");
+}
+
+TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
+  auto pods = client_->resource("pods", "default");
+  pods.create(json::parse(R"({"metadata":{"name":"long"},"spec":{"nodeName":"node-1",
+    "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","1000"]}]}})"));
+  ASSERT_TRUE(eventually([&] { return pod_status("long")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  std::string started = pod_status("long")["containerStatuses"][0]["state"]["running"]["startedAt"];
+  kubelet_->stop();
+  kubelet_->start();
+  std::this_thread::sleep_for(3s);
+  json cs = pod_status("long")["containerStatuses"][0];
+  EXPECT_EQ(cs["restartCount"], 0) << cs;
+  EXPECT_EQ(cs["state"]["running"]["startedAt"], started) << "the container was restarted, not re-adopted";
+}
