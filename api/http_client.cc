@@ -132,7 +132,8 @@ void Client::abort() {
 }
 
 Response Client::stream(std::string_view method, std::string_view target, const Headers& headers,
-                        const std::function<bool(std::string_view)>& on_data, int timeout_seconds) {
+                        const std::function<bool(std::string_view)>& on_data, int timeout_seconds,
+                        const std::function<void(const Response&)>& on_head) {
   auto c = connect(timeout_seconds > 0 ? timeout_seconds : options_.timeout_seconds);
   {
     std::lock_guard lock(mutex_);
@@ -150,6 +151,7 @@ Response Client::stream(std::string_view method, std::string_view target, const 
   if (!c->stream->write_all(format_request(method, target, {}, headers)) ||
       c->reader->read_response_head(resp) != MessageReader::Result::Ok)
     throw ConnectError("no valid response from " + host_ + ":" + std::to_string(port_));
+  if (on_head) on_head(resp);
   std::string te = header(resp.headers, "Transfer-Encoding");
   if (te.find("chunked") == std::string::npos) {
     c->reader->read_body(resp.headers, resp.body, size_t(1) << 31, true);

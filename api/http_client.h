@@ -33,8 +33,10 @@ class Client {
                    const Headers& headers = {});
   // Sends a request and hands the body to on_data piece by piece as it arrives (chunked streams such as watches),
   // until the body ends or on_data returns false. Returns the response head (status and headers).
+  // on_head, when given, sees the status and headers before any of the body (a proxy relays them first).
   Response stream(std::string_view method, std::string_view target, const Headers& headers,
-                  const std::function<bool(std::string_view)>& on_data, int timeout_seconds = 0);
+                  const std::function<bool(std::string_view)>& on_data, int timeout_seconds = 0,
+                  const std::function<void(const Response&)>& on_head = nullptr);
 
   // Ends a stream() in progress from another thread (its socket is shut down) and any stream started later.
   void abort();

@@ -46,6 +46,9 @@ class ApiServer {
   void start();
   void stop();
   int port() const { return port_; }
+  // Where the API is served ("http://127.0.0.1:8080") and where the state lives, for the D-Bus properties.
+  std::vector<std::string> listen_addresses() const;
+  std::string storage_path() const;
   ObjectService& objects() { return *objects_; }
   SqliteStore& store() { return *store_; }
 
@@ -63,6 +66,9 @@ class ApiServer {
   void serve_delete(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_delete_collection(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_discovery(http::Request& req, ResponseWriter& w, const std::string& path);
+  // pods/log relayed from the kubelet of the pod's node (pod_proxy.cc).
+  void serve_pod_log(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
+  std::string kubelet_url(const nlohmann::json& pod) const;
   void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
   void compaction_loop();
   ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;
@@ -80,6 +86,8 @@ class ApiServer {
   bool stopping_ = false;  // guarded by stop_mutex_
 };
 
+// The /version document.
+nlohmann::json version_info();
 // Sends a Status error object.
 void send_status(ResponseWriter& w, const api::Status& s);
 // The request's body decoded as JSON or YAML per its Content-Type; throws StatusError(400/415).

@@ -93,6 +93,7 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const std
     coll.name.clear();
     return serve_watch(req, w, coll);
   }
+  if (ri.subresource == "log" && m == "GET") return serve_pod_log(req, w, ri);
   if (pod_stream) {
     if (m == "GET" || m == "POST") {
       objects_->get(*ri.kind, ri.ns, ri.name);  // 404 first, like kube-apiserver

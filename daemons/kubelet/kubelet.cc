@@ -332,6 +332,44 @@ void Kubelet::heartbeat_loop() {
   }
 }
 
+Kubelet::LogTarget Kubelet::log_target(const std::string& ns, const std::string& pod, std::string container,
+                                       bool previous) const {
+  api::ObjectPtr obj = pods_ ? pods_->get(ns + "/" + pod) : nullptr;
+  if (!obj) throw api::StatusError(api::Status::not_found("pods", pod));
+  std::vector<std::string> names;
+  for (const char* list : {"/spec/initContainers", "/spec/containers"})
+    for (const auto& c : obj->value(json::json_pointer(list), json::array())) names.push_back(c.value("name", ""));
+  if (container.empty()) {
+    auto spec_containers = obj->value("/spec/containers"_json_pointer, json::array());
+    if (spec_containers.size() != 1) {
+      std::string choices;
+      for (const auto& c : spec_containers) choices += (choices.empty() ? "" : " ") + c.value("name", "");
+      throw api::StatusError(api::Status::bad_request("a container name must be specified for pod " + pod +
+                                                      ", choose one of: [" + choices + "]"));
+    }
+    container = spec_containers[0].value("name", "");
+  }
+  if (std::find(names.begin(), names.end(), container) == names.end())
+    throw api::StatusError(api::Status::bad_request("container " + container + " is not valid for pod " + pod));
+  std::lock_guard lock(mutex_);
+  std::string uid = obj->value("/metadata/uid"_json_pointer, std::string());
+  auto rec = records_.find(uid);
+  int attempt = -1;
+  if (rec != records_.end())
+    if (auto c = rec->second.containers.find(container); c != rec->second.containers.end()) attempt = c->second.attempt;
+  if (previous) --attempt;
+  if (attempt < 0)
+    throw api::StatusError(api::Status::bad_request(
+        previous ? "previous terminated container \"" + container + "\" in pod \"" + pod + "\" not found"
+                 : "container \"" + container + "\" in pod \"" + pod + "\" is waiting to start: ContainerCreating"));
+  return {pod_dir(uid) + "/logs/" + container + "/" + std::to_string(attempt) + ".log",
+          container_id(uid, container, attempt)};
+}
+
+bool Kubelet::container_running(const std::string& id) const {
+  return runtime_->state(id).phase == ContainerState::Phase::Running;
+}
+
 std::vector<json> Kubelet::pods_summary() const {
   std::vector<json> out;
   if (!pods_) return out;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <optional>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -59,6 +61,15 @@ class Kubelet {
 
   void start();  // registers the node, re-adopts pods, starts the loops; throws when the node cannot register
   void stop();   // leaves running pods running (a kubelet restart must not disturb them)
+
+  // Where a container's log is: the file, and whether that container still runs (for follow). Throws
+  // api::StatusError (404 unknown pod, 400 unknown or unnamed container, no previous instance).
+  struct LogTarget {
+    std::string path;
+    std::string container_id;
+  };
+  LogTarget log_target(const std::string& ns, const std::string& pod, std::string container, bool previous) const;
+  bool container_running(const std::string& container_id) const;
 
   // For D-Bus and tests.
   std::vector<nlohmann::json> pods_summary() const;  // namespace, name, uid, phase, podIP

@@ -8,6 +8,7 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/kubelet.h"
+#include "daemons/kubelet/kubelet_server.h"
 
 using namespace kctl;
 
@@ -72,10 +73,18 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
+  std::unique_ptr<kubelet::KubeletServer> server;
+  try {
+    server = std::make_unique<kubelet::KubeletServer>(k, o.node.internal_ip, port);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, std::string("cannot serve on port ") + std::to_string(port) + ": " + e.what());
+    return 1;
+  }
   log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (k.ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
   wait_for_termination();
   notify_stopping();
+  server.reset();
   k.stop();
   return 0;
 }

@@ -116,6 +116,19 @@ TEST_F(KubeletTest, TwoContainerPodSharesVolumeAndLocalhost) {
     return run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/writer/0.log"}).out.find("page-from-web") !=
            std::string::npos;
   })) << run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/*/*"}).out;
+  // Logs through the apiserver, which relays them from the kubelet: over HTTP and with the real kubectl.
+  auto logs = server_->client().request("GET", "/api/v1/namespaces/default/pods/web/log?container=writer&tailLines=2");
+  EXPECT_EQ(logs.status, 200) << logs.body;
+  EXPECT_NE(logs.body.find("page-from-web"), std::string::npos) << logs.body;
+  auto no_container = server_->client().request("GET", "/api/v1/namespaces/default/pods/web/log");
+  EXPECT_EQ(no_container.status, 400) << no_container.body;
+  EXPECT_NE(no_container.body.find("choose one of: [httpd writer]"), std::string::npos) << no_container.body;
+  Kubectl kubectl(server_->url());
+  auto kl = kubectl({"logs", "web", "-c", "writer", "--tail=1"});
+  EXPECT_EQ(kl.rc, 0) << kl.err;
+  EXPECT_EQ(kl.out.substr(0, 13), "page-from-web") << kl.out;
+  auto follow = kubectl({"logs", "-f", "web", "-c", "writer"}, "", 3);  // killed after 3 s: it kept streaming
+  EXPECT_GE(std::count(follow.out.begin(), follow.out.end(), '\n'), 2) << follow.out;
   // The pod answers on its IP from the node.
   auto r = run_process({"busybox", "wget", "-q", "-O", "-", "http://" + st["podIP"].get<std::string>() + "/"});
   EXPECT_NE(r.out.find("page-from-web"), std::string::npos) << r.err;
