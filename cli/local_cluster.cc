@@ -1,5 +1,5 @@
-// LocalCluster: the supervisor (subreaper, restart with back-off, ordered stop), `up` (start, wait for the API,
-// kubeconfig, examples), `status` and `down` (stop and remove the directory).
+// LocalCluster: the supervisor (subreaper, restart with back-off, ordered stop), `up` (start the bus and the
+// daemons, wait for the API, kubeconfig, examples), `status` and `down` (stop and remove the directory).
 #include "cli/local_cluster.h"
 
 #include <chrono>
@@ -16,11 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/client.h"
 #include "api/codec.h"
 #include "api/http_client.h"
 #include "api/registry.h"
 #include "api/resource_path.h"
 #include "api/status.h"
+#include "daemons/common/dbus_service.h"
 
 namespace fs = std::filesystem;
 
@@ -32,6 +34,8 @@ namespace {
 constexpr auto kStopTimeout = std::chrono::seconds(10);
 // Restart back-off for a daemon that exits on its own: doubles from 1 s up to this.
 constexpr int kMaxRestartDelaySeconds = 30;
+// How long the supervisor waits for a component's ready_path (the bus socket appears within milliseconds).
+constexpr auto kReadyTimeout = std::chrono::seconds(5);
 
 std::string read_file(const std::string& p) {
   std::ifstream in(p);
@@ -96,10 +100,37 @@ std::string LocalCluster::path(const std::string& rel) const { return (fs::path(
 
 std::string LocalCluster::api_url() const { return "http://127.0.0.1:" + std::to_string(options_.api_port); }
 
+std::string LocalCluster::bus_address() const { return "unix:path=" + path("dbus/bus"); }
+
+// The cluster's own bus first: the daemons own their names on it and talk over it, as on a node's system bus.
 std::vector<LocalCluster::Component> LocalCluster::components() const {
-  return {{"kctl-apiserver",
+  return {{"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus")},
+          {"kctl-apiserver",
            {"--data-dir=" + path("apiserver"), "--insecure-bind-address=127.0.0.1",
-            "--insecure-port=" + std::to_string(options_.api_port)}}};
+            "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
+           ""}};
+}
+
+std::string find_dbus_policy() {
+  fs::path marker = fs::path(executable_dir()) / ".." / "source-dir";
+  std::string src = read_file(marker.string());
+  while (!src.empty() && (src.back() == '\n' || src.back() == ' ')) src.pop_back();
+  for (const fs::path& p : {fs::path(src) / "units" / "org.kctl.conf", fs::path("/usr/share/dbus-1/system.d/org.kctl.conf"),
+                            fs::path("/etc/dbus-1/system.d/org.kctl.conf")})
+    if (!p.empty() && p.is_absolute() && fs::exists(p)) return p.string();
+  return "";
+}
+
+bool LocalCluster::write_bus_config(std::string& error) const {
+  std::string policy = find_dbus_policy();
+  if (policy.empty()) {
+    error = "the kctl D-Bus policy (org.kctl.conf) is neither in the source tree nor installed";
+    return false;
+  }
+  fs::create_directories(path("dbus"));
+  fs::remove(path("dbus/bus"));  // a socket left by a bus that was killed
+  write_file(path("dbus/bus.conf"), private_bus_config(path("dbus/bus"), policy));
+  return true;
 }
 
 int LocalCluster::supervisor_pid() const { return live_pid_from_file(path("supervisor.pid")); }
@@ -140,6 +171,17 @@ int spawn(const LocalCluster::Component& c, const std::string& binary, const std
   ::_exit(127);
 }
 
+// A component is ready when the socket it listens on exists. Startup takes milliseconds and there is no event to
+// wait on across the exec, so look every 10 ms, for at most kReadyTimeout, and stop early if it died.
+bool wait_for_path(const std::string& p, int pid) {
+  auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
+  while (!fs::exists(p)) {
+    if (std::chrono::steady_clock::now() > deadline || !process_alive(pid)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 void say(const std::string& s) {
   std::fprintf(stderr, "%s\n", s.c_str());
   std::fflush(stderr);
@@ -157,6 +199,8 @@ int LocalCluster::supervise() {
   sigprocmask(SIG_BLOCK, &set, nullptr);
   fs::create_directories(path("logs"));
   write_file(path("supervisor.pid"), std::to_string(::getpid()) + "\n");
+  std::string error;
+  if (!write_bus_config(error)) say("kctl local: " + error);
 
   std::vector<Running> running;
   for (const auto& c : components()) {
@@ -170,6 +214,8 @@ int LocalCluster::supervise() {
     write_file(path(c.name + ".pid"), std::to_string(r.pid) + "\n");
     say("kctl local: started " + c.name + " (pid " + std::to_string(r.pid) + ")");
     running.push_back(r);
+    if (!c.ready_path.empty() && !wait_for_path(c.ready_path, r.pid))
+      say("kctl local: " + c.name + " did not create " + c.ready_path + "; starting the rest anyway");
   }
 
   bool stopping = false;
@@ -235,7 +281,15 @@ bool LocalCluster::wait_until_serving(std::string& error) const {
   http::Client client(api_url(), {.bearer_token = "", .timeout_seconds = 2});
   while (std::chrono::steady_clock::now() < deadline) {
     try {
-      if (client.request("GET", "/readyz").status == 200) return true;
+      // Serving means both: HTTP ready, and the API's name owned on the cluster's bus (which comes right after).
+      if (client.request("GET", "/readyz").status == 200) {
+        api::ClientOptions o;
+        o.timeout_seconds = 2;
+        api::make_dbus_transport(bus_address(), o)->version();
+        return true;
+      }
+    } catch (const api::StatusError& e) {
+      error = "not on D-Bus at " + bus_address() + ": " + e.status().message;
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -361,10 +415,22 @@ int LocalCluster::up() {
   }
   write_kubeconfig();
   int failures = options_.apply_examples ? apply_examples() : 0;
-  std::cout << "\nkctl local cluster is up: API at " << api_url() << "\n"
+  std::cout << "\nkctl local cluster is up: API at " << api_url() << " and on D-Bus at " << bus_address() << "\n"
             << "  export KUBECONFIG=" << path("kubeconfig") << "\n"
             << "  kubectl get all -A        # or: kctl local status\n";
   return failures ? 1 : 0;
+}
+
+// Whether the apiserver answers on the cluster's bus, as a person reads it.
+std::string LocalCluster::bus_status() const {
+  try {
+    api::ClientOptions o;
+    o.timeout_seconds = 2;
+    auto t = api::make_dbus_transport(bus_address(), o);
+    return "(org.kctl.ApiServer1 answering, " + t->version().value("gitVersion", "?") + ")";
+  } catch (const api::StatusError& e) {
+    return "(org.kctl.ApiServer1 not answering: " + e.status().message + ")";
+  }
 }
 
 int LocalCluster::status() {
@@ -390,6 +456,7 @@ int LocalCluster::status() {
       std::cout << "API:        " << api_url() << " unreachable: " << e.what() << "\n";
       ok = false;
     }
+    std::cout << "D-Bus:      " << bus_address() << " " << bus_status() << "\n";
     std::cout << "kubeconfig: " << path("kubeconfig") << "\n";
   }
   return ok ? 0 : 3;  // 3: not running, as `systemctl status` answers

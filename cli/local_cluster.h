@@ -1,6 +1,7 @@
 // `kctl local up|down|status`: a local cluster of the kctl daemons on one machine without systemd as PID 1.
-// A supervisor process (what systemd would be) starts the daemons, reaps and restarts them, and stops them in
-// reverse order; everything lives under one directory: state, logs, pid files, kubeconfig.
+// A supervisor process (what systemd would be) starts a private D-Bus daemon (the cluster's bus) and the daemons,
+// reaps and restarts them, and stops them in reverse order; everything lives under one directory: state, logs,
+// pid files, the bus socket and its configuration, kubeconfig.
 #pragma once
 
 #include <string>
@@ -28,6 +29,7 @@ class LocalCluster {
   struct Component {
     std::string name;  // the binary, e.g. kctl-apiserver
     std::vector<std::string> args;
+    std::string ready_path;  // when set, the next component starts once this exists (a socket it listens on)
   };
 
  private:
@@ -38,6 +40,10 @@ class LocalCluster {
   int apply_examples() const;
   void write_kubeconfig() const;
   std::string api_url() const;
+  std::string bus_address() const;  // unix:path=DIR/dbus/bus
+  std::string bus_status() const;
+  // Writes the bus configuration (with the kctl D-Bus policy); false when the policy file cannot be found.
+  bool write_bus_config(std::string& error) const;
 
   LocalClusterOptions options_;
 };
@@ -46,6 +52,8 @@ class LocalCluster {
 std::string executable_dir();
 // Looks for a binary beside kctl, then on PATH; returns "" when missing.
 std::string find_binary(const std::string& name);
+// units/org.kctl.conf of the source tree kctl was built from, else the installed policy; "" when neither exists.
+std::string find_dbus_policy();
 // The pid in a pid file if that process is alive (not a zombie), else 0.
 int live_pid_from_file(const std::string& pid_file);
 

@@ -50,6 +50,13 @@ std::string field_text(const json& v) {
 
 }  // namespace
 
+json version_info() {
+  return {{"major", kKubernetesMajor}, {"minor", kKubernetesMinor}, {"gitVersion", kGitVersion},
+          {"gitCommit", "0000000000000000000000000000000000000000"}, {"gitTreeState", "clean"},
+          {"buildDate", "2026-11-27T00:00:00Z"}, {"goVersion", "kctl (C++20)"}, {"compiler", "gc"},
+          {"platform", "linux/amd64"}};
+}
+
 void send_status(ResponseWriter& w, const Status& s) { w.respond(s.code, "application/json", s.to_json().dump()); }
 
 json decode_body(const http::Request& req) {
@@ -75,6 +82,16 @@ json decode_body(const http::Request& req) {
 ApiServer::ApiServer(ApiServerOptions options) : options_(std::move(options)), registry_(api::Registry::builtin()) {}
 
 ApiServer::~ApiServer() { stop(); }
+
+std::vector<std::string> ApiServer::listen_addresses() const {
+  std::string host = options_.bind_address.find(':') != std::string::npos ? "[" + options_.bind_address + "]"
+                                                                          : options_.bind_address;
+  return {"http://" + host + ":" + std::to_string(port_)};
+}
+
+std::string ApiServer::storage_path() const {
+  return (std::filesystem::path(options_.data_dir) / "state.db").string();
+}
 
 ObjectAttrs ApiServer::compute_attrs(const std::string& key, const json& obj) const {
   ObjectAttrs a;
@@ -120,7 +137,7 @@ ObjectAttrs ApiServer::compute_attrs(const std::string& key, const json& obj) co
 void ApiServer::start() {
   std::filesystem::create_directories(options_.data_dir);
   SqliteStoreOptions so;
-  so.path = (std::filesystem::path(options_.data_dir) / "state.db").string();
+  so.path = storage_path();
   so.sync = options_.storage_sync;
   so.history_events = options_.watch_history_events;
   so.attrs = [this](const std::string& key, const json& obj) { return compute_attrs(key, obj); };
@@ -182,11 +199,7 @@ void ApiServer::handle(http::Request& req, ResponseWriter& w) {
     const std::string& path = req.path;
     if (path == "/version" || path == "/version/") {
       if (req.method != "GET") return send_status(w, Status::method_not_allowed("the server does not allow this method on the requested resource"));
-      json v = {{"major", kKubernetesMajor}, {"minor", kKubernetesMinor}, {"gitVersion", kGitVersion},
-                {"gitCommit", "0000000000000000000000000000000000000000"}, {"gitTreeState", "clean"},
-                {"buildDate", "2026-11-27T00:00:00Z"}, {"goVersion", "kctl (C++20)"}, {"compiler", "gc"},
-                {"platform", "linux/amd64"}};
-      return w.respond(200, "application/json", v.dump());
+      return w.respond(200, "application/json", version_info().dump());
     }
     if (path == "/healthz" || path == "/livez" || path == "/readyz" || path.rfind("/healthz/", 0) == 0 ||
         path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0)

@@ -1,17 +1,57 @@
-// kctl-apiserver: flags (named as kube-apiserver names them), start, READY=1, and a clean stop on SIGTERM.
+// kctl-apiserver: flags (named as kube-apiserver names them), start (HTTP, then D-Bus), READY=1, and a clean stop
+// on SIGTERM.
+#include <atomic>
 #include <csignal>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "daemons/apiserver/apiserver.h"
+#include "daemons/apiserver/dbus_api.h"
 #include "daemons/common/daemon.h"
 
 using namespace kctl;
+
+namespace {
+
+// Set when the bus connection fails after start: the daemon then exits non-zero so its service manager restarts it
+// and it owns its name again on the new bus.
+std::atomic<bool> bus_lost{false};
+
+// Exports the API on D-Bus unless --dbus=none. Without --dbus-address, a system bus that is not there (or will not
+// let us own the name) is no reason to stop serving HTTP: a warning, and no D-Bus.
+bool start_dbus(apiserver::ApiServer& server, const std::string& mode, const std::string& address,
+                std::unique_ptr<apiserver::DbusApi>& out) {
+  if (mode == "none") return true;
+  apiserver::DbusApiOptions o{address, server.storage_path(), server.listen_addresses(), apiserver::version_info()};
+  std::string bus = address.empty() ? std::string("the system bus") : address;
+  try {
+    out = std::make_unique<apiserver::DbusApi>(server.objects(), server.store(), o, [bus](const std::string& why) {
+      log(LogLevel::Error, "lost the D-Bus connection to " + bus + ": " + why + "; exiting to be restarted");
+      bus_lost = true;
+      ::kill(::getpid(), SIGTERM);
+    });
+  } catch (const std::exception& e) {
+    if (!address.empty()) {
+      log(LogLevel::Error, "cannot serve on D-Bus at " + address + ": " + e.what());
+      return false;
+    }
+    log(LogLevel::Warning, std::string("not serving on D-Bus: the system bus cannot be used (") + e.what() +
+                               "): is it running, with org.kctl.conf in /usr/share/dbus-1/system.d/? "
+                               "--dbus-address= names another bus, --dbus=none turns this off");
+    return true;
+  }
+  log(LogLevel::Info, "serving org.kctl.ApiServer1 on " + bus + " as " + out->unique_name());
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   apiserver::ApiServerOptions o;
-  std::string node_ports = "30000-32767", sync = "full";
+  std::string node_ports = "30000-32767", sync = "full", dbus_address, dbus_mode = "on";
   int compaction = o.compaction_interval_seconds;
   Flags flags("kctl-apiserver", "The kctl API server: all cluster state, served over HTTP with the Kubernetes API.");
   flags.add("insecure-bind-address", &o.bind_address, "address to serve plain HTTP on");
@@ -24,6 +64,9 @@ int main(int argc, char** argv) {
             "full: every write is fsync'ed before it is acknowledged (survives power loss); normal: survives a "
             "crash of the process but a power loss can lose the last writes");
   flags.add("compaction-interval-seconds", &compaction, "how often history older than one interval is compacted");
+  flags.add("dbus-address", &dbus_address,
+            "the D-Bus bus to own org.kctl.ApiServer1 on, e.g. unix:path=/run/kctl/bus (default: the system bus)");
+  flags.add("dbus", &dbus_mode, "on: serve the API on D-Bus too; none: HTTP only");
   flags.parse(argc, argv);
   set_log_identifier("kctl-apiserver");
 
@@ -46,6 +89,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.compaction_interval_seconds = compaction;
+  if (dbus_mode != "on" && dbus_mode != "none") {
+    std::cerr << "kctl-apiserver: --dbus must be on or none\n";
+    return 2;
+  }
 
   apiserver::ApiServer server(o);
   try {
@@ -54,12 +101,18 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
+  std::unique_ptr<apiserver::DbusApi> dbus;
+  if (!start_dbus(server, dbus_mode, dbus_address, dbus)) {
+    server.stop();
+    return 1;
+  }
   std::string where = o.bind_address + ":" + std::to_string(server.port());
   log(LogLevel::Info, "serving on http://" + where + " with state in " + o.data_dir);
   notify_ready("Serving the API on " + where);
   int sig = wait_for_termination();
   notify_stopping();
   log(LogLevel::Info, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  dbus.reset();
   server.stop();
-  return 0;
+  return bus_lost ? 1 : 0;
 }

@@ -29,24 +29,6 @@ json pod(const std::string& name, const json& labels = json::object(), const std
   return p;
 }
 
-// The endpoint a test case talks to, for a server started by the fixture.
-std::string endpoint_for(const std::string& transport, ApiServerProcess& server) {
-  if (transport == "http") return server.url();
-  return "";
-}
-
-class ClientTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<ApiServerProcess>(extra_args());
-    client_ = std::make_unique<api::Client>(api::Client::connect(endpoint_for(GetParam(), *server_)));
-  }
-  virtual std::vector<std::string> extra_args() { return {}; }
-  api::ResourceClient pods() { return client_->resource("pods", "default"); }
-  std::unique_ptr<ApiServerProcess> server_;
-  std::unique_ptr<api::Client> client_;
-};
-
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -55,6 +37,37 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds tim
   }
   return cond();
 }
+
+// Every case runs over HTTP (the server's port) and over D-Bus (the same server on a private dbus-daemon).
+class ClientTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto args = extra_args();
+    if (dbus()) {
+      bus_ = std::make_unique<DbusDaemon>();
+      args.push_back(bus_->apiserver_flag());
+    }
+    server_ = std::make_unique<ApiServerProcess>(args);
+    client_ = std::make_unique<api::Client>(api::Client::connect(endpoint()));
+    ASSERT_TRUE(eventually([&] { return answers(); })) << server_->log();
+  }
+  bool dbus() const { return GetParam() == "dbus"; }
+  std::string endpoint() const { return dbus() ? bus_->endpoint() : server_->url(); }
+  // The server is up once it answers on the transport under test (its bus name comes a moment after /readyz).
+  bool answers() {
+    try {
+      client_->transport().version();
+      return true;
+    } catch (const api::StatusError&) {
+      return false;
+    }
+  }
+  virtual std::vector<std::string> extra_args() { return {}; }
+  api::ResourceClient pods() { return client_->resource("pods", "default"); }
+  std::unique_ptr<DbusDaemon> bus_;
+  std::unique_ptr<ApiServerProcess> server_;
+  std::unique_ptr<api::Client> client_;
+};
 
 }  // namespace
 
@@ -239,5 +252,7 @@ TEST_P(ClientTest, LeaderElectionHandsOverWhenTheLeaderDies) {
   EXPECT_EQ(client_->resource("leases", "kube-system").get("test-controller")["spec"]["holderIdentity"], "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ClientTest, ::testing::Values("http"));
-INSTANTIATE_TEST_SUITE_P(Transports, ClientCompactionTest, ::testing::Values("http"));
+INSTANTIATE_TEST_SUITE_P(Transports, ClientTest, ::testing::Values("http", "dbus"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, ClientCompactionTest, ::testing::Values("http", "dbus"),
+                         [](const auto& info) { return info.param; });

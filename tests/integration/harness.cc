@@ -2,6 +2,7 @@
 // and the kubectl wrapper.
 #include "harness.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -14,14 +15,22 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "daemons/common/dbus_service.h"
+
 namespace fs = std::filesystem;
 
 namespace kctl::test {
+
+namespace {
+// How long a daemon child gets to start listening before the test fails.
+constexpr int kStartTimeoutMs = 5000;
+}  // namespace
 
 CmdResult run(const std::vector<std::string>& argv, const std::string& input, int timeout_seconds) {
   int in[2], out[2], err[2];
@@ -135,6 +144,8 @@ std::string ApiServerProcess::log() const {
 void ApiServerProcess::start() {
   std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-apiserver", "--data-dir=" + dir_ + "/data",
                                    "--insecure-port=" + std::to_string(port_)};
+  bool dbus_flag = std::any_of(extra_.begin(), extra_.end(), [](const std::string& a) { return a.rfind("--dbus", 0) == 0; });
+  if (!dbus_flag) args.push_back("--dbus=none");
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -170,6 +181,45 @@ void ApiServerProcess::kill9() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = 0;
+}
+
+DbusDaemon::DbusDaemon() : dir_(make_temp_dir("bus")) {
+  ::chmod(dir_.c_str(), 0755);  // the socket is reached through it, by root and by nobody
+  std::string socket = dir_ + "/bus";
+  address_ = "unix:path=" + socket;
+  std::string config = write_file(dir_, "bus.conf",
+                                  private_bus_config(socket, std::string(KCTL_SOURCE_DIR) + "/units/org.kctl.conf"));
+  // --print-address on a pipe: the daemon writes its address once it listens.
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return;
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(ready[1], 3);  // dup2 clears close-on-exec on the copy
+    int log = open((dir_ + "/dbus-daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile", ("--config-file=" + config).c_str(),
+           "--print-address=3", nullptr);
+    _exit(127);
+  }
+  close(ready[1]);
+  pollfd p{ready[0], POLLIN, 0};
+  char buf[512] = {};
+  bool ok = poll(&p, 1, kStartTimeoutMs) == 1 && read(ready[0], buf, sizeof buf - 1) > 0;
+  close(ready[0]);
+  if (!ok) ADD_FAILURE() << "dbus-daemon did not start (see " << dir_ << "/dbus-daemon.log)";
+}
+
+DbusDaemon::~DbusDaemon() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
 }
 
 std::string Kubectl::find(const std::string& version) {

@@ -1,5 +1,6 @@
 // Test harness for the integration suites: real daemons as child processes on free ports with temporary
-// directories, commands run with captured output, and the real kubectl with a private kubeconfig and cache.
+// directories, private D-Bus daemons, commands run with captured output, and the real kubectl with a private
+// kubeconfig and cache.
 #pragma once
 
 #include <string>
@@ -22,7 +23,23 @@ int free_port();
 std::string make_temp_dir(const std::string& tag);
 std::string write_file(const std::string& dir, const std::string& name, const std::string& content);
 
-// A kctl-apiserver child process.
+// A private dbus-daemon child process with the kctl policy (units/org.kctl.conf), any local user allowed to
+// connect (its directory is world-readable so a test can call it as nobody).
+class DbusDaemon {
+ public:
+  DbusDaemon();   // waits until it listens
+  ~DbusDaemon();  // SIGTERM, wait, remove the directory
+  const std::string& address() const { return address_; }  // unix:path=...
+  std::string endpoint() const { return "dbus:" + address_; }  // for api::make_transport
+  std::string apiserver_flag() const { return "--dbus-address=" + address_; }
+
+ private:
+  std::string dir_, address_;
+  int pid_ = 0;
+};
+
+// A kctl-apiserver child process. Without a --dbus or --dbus-address flag in extra_args it runs with --dbus=none:
+// tests never touch the machine's system bus.
 class ApiServerProcess {
  public:
   explicit ApiServerProcess(std::vector<std::string> extra_args = {});
