@@ -1,74 +1,34 @@
-// kctl: the command-line client. For now the local cluster commands; the kubectl-like verbs come with the CLI
-// issue and are dispatched from here the same way.
-#include <cstring>
+// kctl: the command-line client. Every verb is kubectl's, dispatched by run_kctl (cli/command.h), except
+// `kctl local ...`, which runs the local cluster from the kctl-local binary beside this one (it needs D-Bus,
+// which would slow down kctl's start-up).
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "cli/local_cluster.h"
+#include "cli/command.h"
 
 namespace {
 
-const char* kUsage =
-    "kctl controls a kctl cluster.\n"
-    "\n"
-    "Local cluster (the daemons on this machine, without systemd):\n"
-    "  kctl local up [--dir DIR] [--api-port PORT] [--examples DIR] [--no-examples]\n"
-    "      start the daemons in the background, write DIR/kubeconfig, apply the examples\n"
-    "  kctl local status [--dir DIR]   say what runs\n"
-    "  kctl local down [--dir DIR]     stop everything and remove DIR\n"
-    "\n"
-    "DIR defaults to /var/lib/kctl-local, PORT to 8080.\n";
-
-int local_command(const std::vector<std::string>& args) {
-  if (args.empty()) {
-    std::cerr << kUsage;
-    return 2;
-  }
-  kctl::cli::LocalClusterOptions o;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const std::string& flag) -> std::string {
-      if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
-      if (a == flag && i + 1 < args.size()) return args[++i];
-      return "\x01";
-    };
-    std::string v;
-    if ((v = value("--dir")) != "\x01") {
-      o.dir = v;
-    } else if ((v = value("--api-port")) != "\x01") {
-      o.api_port = std::atoi(v.c_str());
-      if (o.api_port <= 0 || o.api_port > 65535) {
-        std::cerr << "kctl local: --api-port must be a port number, not " << v << "\n";
-        return 2;
-      }
-    } else if ((v = value("--examples")) != "\x01") {
-      o.examples_dir = v;
-    } else if (a == "--no-examples") {
-      o.apply_examples = false;
-    } else {
-      std::cerr << "kctl local: unknown argument " << a << "\n\n" << kUsage;
-      return 2;
-    }
-  }
-  kctl::cli::LocalCluster cluster(o);
-  if (args[0] == "up") return cluster.up();
-  if (args[0] == "down") return cluster.down();
-  if (args[0] == "status") return cluster.status();
-  if (args[0] == "supervise") return cluster.supervise();
-  std::cerr << "kctl local: unknown command " << args[0] << "\n\n" << kUsage;
-  return 2;
+int exec_local(int argc, char** argv) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string local = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "kctl-local";
+  std::vector<char*> args = {const_cast<char*>(local.c_str())};
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execv(local.c_str(), args.data());
+  std::cerr << "error: cannot run " << local << " for `kctl local`: it should be installed beside kctl\n";
+  return 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
-    return args.empty() ? 2 : 0;
-  }
-  if (args[0] == "local") return local_command({args.begin() + 1, args.end()});
-  std::cerr << "kctl: unknown command \"" << args[0] << "\"\n\n" << kUsage;
-  return 2;
+  if (!args.empty() && args[0] == "local") return exec_local(argc, argv);
+  return kctl::cli::run_kctl(args);
 }

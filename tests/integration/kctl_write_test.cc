@@ -1,0 +1,191 @@
+// The writing verbs against a real kctl-apiserver: kubectl 1.33 and kctl run the same commands, each in a namespace
+// of its own, and must print the same lines and leave the same objects behind (create, apply client- and
+// server-side, replace, patch, label, annotate, scale, run, expose, delete, edit).
+#include <thread>
+
+#include "kctl_compare.h"
+
+using namespace kctl::test;
+using nlohmann::json;
+
+namespace {
+
+class KctlWriteTest : public KctlTest {
+ protected:
+  void SetUp() override {
+    KctlTest::SetUp();
+    ok({"create", "namespace", "k"});
+    ok({"create", "namespace", "c"});
+  }
+  // The same command by kubectl in namespace k and by kctl in namespace c; outputs compared.
+  void both(std::vector<std::string> args, const std::string& input = "") {
+    auto ka = args, ca = args;
+    ka.insert(ka.begin(), {"-n", "k"});
+    ca.insert(ca.begin(), {"-n", "c"});
+    auto k = kubectl(ka, input);
+    auto c = kctl(ca, input);
+    EXPECT_EQ(k.rc, c.rc) << joined(args) << "\nkubectl: " << k.out << k.err << "\nkctl: " << c.out << c.err;
+    auto unns = [](std::string s, const std::string& ns) {
+      for (std::string from : {"\"" + ns + "\"", "namespace " + ns, " " + ns + " "}) {
+        std::string to = from;
+        to.replace(to.find(ns), ns.size(), "NS");
+        for (size_t p; (p = s.find(from)) != std::string::npos;) s.replace(p, from.size(), to);
+      }
+      return s;
+    };
+    EXPECT_TRUE(same_columns(unns(k.out, "k"), unns(c.out, "c"))) << "stdout of " << joined(args);
+    EXPECT_TRUE(same_columns(unns(k.err, "k"), unns(c.err, "c"))) << "stderr of " << joined(args);
+  }
+  // The object as each tool left it, without what differs between any two objects (uid, times, versions).
+  json state(const std::string& ns, const std::string& what) {
+    auto r = kctl({"get", what, "-n", ns, "-o", "json"});
+    json o = parse_json(r.out);
+    if (!o.is_object()) return o;
+    std::function<void(json&)> strip = [&](json& v) {
+      if (v.is_object()) {
+        for (const char* k : {"uid", "resourceVersion", "creationTimestamp", "namespace", "clusterIP", "clusterIPs",
+                              "kubectl.kubernetes.io/restartedAt"})
+          v.erase(k);
+        if (v.contains("kubectl.kubernetes.io/last-applied-configuration")) {
+          std::string s = v["kubectl.kubernetes.io/last-applied-configuration"];
+          for (size_t p; (p = s.find("\"namespace\":\"" + ns + "\"")) != std::string::npos;)
+            s.replace(p, 14 + ns.size(), "\"namespace\":\"NS\"");
+          v["kubectl.kubernetes.io/last-applied-configuration"] = s;
+        }
+        for (auto& [k, child] : v.items()) strip(child);
+      } else if (v.is_array()) {
+        for (auto& child : v) strip(child);
+      }
+    };
+    strip(o);
+    return o;
+  }
+  void same_state(const std::string& what) { EXPECT_EQ(state("k", what), state("c", what)) << what; }
+};
+
+TEST_F(KctlWriteTest, CreateApplyReplaceMatchKubectl) {
+  std::string all = file("all.yaml", kCompareManifests);
+  std::string dir = make_temp_dir("manifests");
+  write_file(dir, "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fa\ndata:\n  x: \"1\"\n");
+  write_file(dir, "b.json", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fb"}})");
+  write_file(dir, "ignored.txt", "not a manifest");
+  run({"mkdir", "-p", dir + "/sub"});
+  write_file(dir + "/sub", "c.yml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fc\n");
+  both({"create", "-f", file("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\nspec:\n  containers:\n  - name: m\n    image: x\n")});
+  both({"create", "-f", dir});
+  both({"create", "-f", dir, "-R", "--dry-run=server"});
+  both({"create", "-f", "-"}, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stdin\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\nstringData:\n  a: b\n");
+  both({"create", "-f", "-"}, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stdin\n");  // AlreadyExists
+  both({"create", "-f", file("typo.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\nspec:\n  containers:\n  - name: m\n    image: x\n    imagePullPolcy: Always\n")});
+  both({"create", "-f", file("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers: []\n")});
+  both({"create", "-f", file("nope.yaml", "apiVersion: v9\nkind: Nope\nmetadata:\n  name: x\n")});
+  both({"create", "deployment", "gen", "--image=nginx:1.25", "--replicas=2"});
+  both({"create", "configmap", "lit", "--from-literal=a=1", "--from-literal=b=2"});
+  both({"create", "secret", "generic", "sec", "--from-literal=p=secret"});
+  both({"create", "service", "clusterip", "svc1", "--tcp=80:8080"});
+  both({"create", "serviceaccount", "robot"});
+  both({"apply", "-f", all});
+  both({"apply", "-f", all});  // unchanged
+  both({"apply", "--server-side", "-f", file("ss.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ss\ndata:\n  a: \"1\"\n")});
+  std::string changed = kCompareManifests;
+  changed.replace(changed.find("img-a1"), 6, "img-a2");
+  changed.erase(changed.find("      - name: b\n        image: img-b\n"), 36);
+  both({"apply", "-f", file("changed.yaml", changed)});
+  both({"replace", "-f", file("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  labels:\n    r: \"1\"\nspec:\n  containers:\n  - name: m\n    image: x\n")});
+  for (const char* what : {"deploy/api", "deploy/gen", "pod/p1", "cm/fa", "cm/fc", "cm/ss", "svc/svc1", "secret/sec", "cm/lit"})
+    same_state(what);
+}
+
+TEST_F(KctlWriteTest, PatchLabelAnnotateScaleMatchKubectl) {
+  both({"create", "-f", file("all.yaml", kCompareManifests)});
+  both({"label", "pod", "web", "env=prod"});
+  both({"label", "pod", "web", "env=dev"});  // needs --overwrite
+  both({"label", "pod", "web", "env=dev", "--overwrite"});
+  both({"label", "pod", "web", "env-"});
+  both({"label", "pod", "web", "env-"});
+  both({"label", "pods", "--all", "all=yes"});
+  both({"label", "pod", "web", "--list"});
+  both({"annotate", "pod", "web", "a=b"});
+  both({"annotate", "pod", "web", "a-"});
+  both({"patch", "deploy", "api", "-p", R"({"spec":{"template":{"spec":{"containers":[{"name":"b","image":"img-b2"}]}}}})"});
+  both({"patch", "deploy", "api", "-p", R"({"spec":{"template":{"spec":{"containers":[{"name":"b","image":"img-b2"}]}}}})"});
+  both({"patch", "svc", "web", "--type=merge", "-p", R"({"metadata":{"labels":{"m":"1"}}})"});
+  both({"patch", "svc", "web", "--type=json", "-p", R"([{"op":"add","path":"/metadata/labels/j","value":"2"}])"});
+  both({"patch", "svc", "web", "--type=json", "-p", R"([{"op":"test","path":"/metadata/labels/j","value":"3"}])"});
+  both({"patch", "cm", "settings", "-p", "data:\n  mode: slow\n", "--dry-run=client", "-o", "yaml"});
+  both({"scale", "rc", "rc1", "--replicas=3"});
+  both({"scale", "deployment/api", "--replicas=5"});
+  both({"scale", "deploy/api", "--current-replicas=4", "--replicas=1"});
+  both({"scale", "deploy/api", "--current-replicas=5", "--replicas=1"});
+  both({"scale", "rs", "rs1", "--replicas=0", "-o", "name"});
+  for (const char* what : {"pod/web", "deploy/api", "svc/web", "rc/rc1", "rs/rs1"}) same_state(what);
+}
+
+TEST_F(KctlWriteTest, RunExposeDeleteMatchKubectl) {
+  both({"create", "-f", file("all.yaml", kCompareManifests)});
+  both({"run", "r1", "--image=busybox", "--labels=grp=x", "--", "sleep", "100"});
+  both({"run", "r2", "--image=busybox", "--labels=grp=x", "--env=A=1", "--port=8080", "--command", "--", "sh", "-c", "true"});
+  both({"run", "r3", "--image=busybox", "--dry-run=client", "-o", "yaml"});
+  both({"expose", "pod", "web", "--port=80", "--name=web-pod"});
+  both({"expose", "deploy", "api", "--port=8080", "--target-port=80"});
+  both({"expose", "rc", "rc1", "--port=80", "--type=NodePort", "--dry-run=client", "-o", "yaml"});
+  both({"expose", "rs", "rs1", "--port=80"});
+  for (const char* what : {"pod/r1", "pod/r2", "svc/web-pod", "svc/api", "svc/rs1"}) same_state(what);
+  both({"delete", "pod", "r1"});
+  both({"delete", "pods", "-l", "grp=x"});
+  both({"delete", "pods", "-l", "grp=none"});
+  both({"delete", "pod", "nope"});
+  both({"delete", "pod", "nope", "--ignore-not-found"});
+  both({"delete", "svc", "web-pod", "--wait=false", "--grace-period=0", "--force"});
+  both({"delete", "cm", "--all", "--dry-run=server"});
+  both({"delete", "-f", file("all.yaml", kCompareManifests), "--now"});
+  both({"delete", "deploy"});
+  both({"get", "all"});
+}
+
+// delete waits until the object is gone: a finalizer holds it, and removing the finalizer ends the wait.
+TEST_F(KctlWriteTest, DeleteWaitsForTheObjectToBeGone) {
+  ok({"create", "-f", file("f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers:\n  - example.com/hold\n")});
+  CmdResult r;
+  std::thread del([&] { r = kctl({"delete", "cm", "held"}, "", 30); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto still = kctl({"get", "cm", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"});
+  EXPECT_FALSE(still.out.empty()) << still.out << still.err;
+  ok({"patch", "cm", "held", "--type=merge", "-p", R"({"metadata":{"finalizers":null}})"});
+  del.join();
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "configmap \"held\" deleted\n");
+  ok({"create", "-f", file("f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers:\n  - example.com/hold\n")});
+  r = kctl({"delete", "cm", "held", "--timeout=1s"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "error: timed out waiting for the condition on configmaps/held\n");
+  EXPECT_EQ(ok({"delete", "cm", "held", "--wait=false"}).out, "configmap \"held\" deleted\n");
+}
+
+TEST_F(KctlWriteTest, EditAppliesTheEditorsChangeAndReopensOnError) {
+  ok({"create", "-f", file("e1.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: e1\ndata:\n  a: \"1\"\n")});
+  std::string editor = write_file(dir_, "editor.sh", "#!/bin/sh\nsed -i 's/^  a: .*/  a: \"9\"/' \"$1\"\n");
+  run({"chmod", "+x", editor});
+  auto r = run({"env", "EDITOR=" + editor, "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kubectl_->kubeconfig(), "edit", "cm", "e1"});
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "configmap/e1 edited\n");
+  EXPECT_EQ(ok({"get", "cm", "e1", "-o", "jsonpath={.data.a}"}).out, "9");
+  // An invalid change: the file comes back with the error on top; the second editor run fixes it.
+  std::string counter = dir_ + "/count";
+  std::string editor2 = write_file(dir_, "editor2.sh",
+                                   "#!/bin/sh\nn=$(cat " + counter + " 2>/dev/null || echo 0); echo $((n+1)) > " + counter +
+                                       "\nif [ $n = 0 ]; then sed -i 's/^  name: e1/  name: e1\\n  labels:\\n    \"bad key\": x/' \"$1\"; "
+                                       "else grep -q 'was not valid' \"$1\" && sed -i '/bad key/d; /labels:/d' \"$1\" && "
+                                       "sed -i 's/^  a: .*/  a: \"7\"/' \"$1\"; fi\n");
+  run({"chmod", "+x", editor2});
+  r = run({"env", "EDITOR=" + editor2, "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kubectl_->kubeconfig(), "edit", "cm/e1"});
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_EQ(ok({"get", "cm", "e1", "-o", "jsonpath={.data.a}"}).out, "7");
+  EXPECT_EQ(run({"cat", counter}).out, "2\n");
+  // No change: cancelled, as kubectl says.
+  r = run({"env", "EDITOR=true", "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kubectl_->kubeconfig(), "edit", "cm", "e1"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.err, "Edit cancelled, no changes made.\n");
+}
+
+}  // namespace
