@@ -125,6 +125,8 @@ Response Client::request(std::string_view method, std::string_view target, std::
   }
 }
 
+StreamPtr Client::connect_stream(int timeout_seconds) { return std::move(connect(timeout_seconds)->stream); }
+
 void Client::abort() {
   std::lock_guard lock(mutex_);
   aborted_ = true;

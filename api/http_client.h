@@ -38,6 +38,9 @@ class Client {
                   const std::function<bool(std::string_view)>& on_data, int timeout_seconds = 0,
                   const std::function<void(const Response&)>& on_head = nullptr);
 
+  // A fresh connection to the server, for protocols that leave HTTP (upgrades relayed by a proxy).
+  StreamPtr connect_stream(int timeout_seconds = 0);
+
   // Ends a stream() in progress from another thread (its socket is shut down) and any stream started later.
   void abort();
 

@@ -69,6 +69,8 @@ class ApiServer {
   // pods/log relayed from the kubelet of the pod's node (pod_proxy.cc).
   void serve_pod_log(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   std::string kubelet_url(const nlohmann::json& pod) const;
+  // pods/exec and pods/portforward: the upgrade relayed to the kubelet and the connection spliced (pod_proxy.cc).
+  void serve_pod_upgrade(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
   void compaction_loop();
   ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;

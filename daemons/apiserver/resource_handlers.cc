@@ -61,11 +61,6 @@ void respond_object(http::Request& req, ResponseWriter& w, const api::KindInfo& 
   w.respond(code, "application/json", rec.value);
 }
 
-Status not_implemented_here(const RequestInfo& ri) {
-  return Status::service_unavailable("pods/" + ri.subresource + " is served by the kubelet of the pod's node; "
-                                     "this kctl-apiserver has no kubelet connection yet");
-}
-
 Status method_not_allowed() {
   return Status::method_not_allowed("the server does not allow this method on the requested resource");
 }
@@ -95,10 +90,7 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const std
   }
   if (ri.subresource == "log" && m == "GET") return serve_pod_log(req, w, ri);
   if (pod_stream) {
-    if (m == "GET" || m == "POST") {
-      objects_->get(*ri.kind, ri.ns, ri.name);  // 404 first, like kube-apiserver
-      return send_status(w, not_implemented_here(ri));
-    }
+    if (m == "GET" || m == "POST") return serve_pod_upgrade(req, w, ri);
     return send_status(w, method_not_allowed());
   }
   if (m == "GET") return serve_get(req, w, ri);

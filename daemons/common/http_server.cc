@@ -236,7 +236,7 @@ void HttpServer::serve(int fd, std::string remote) {
       break;
     }
     req.remote = remote;
-    ResponseWriter w(*stream, stopping_);
+    ResponseWriter w(*stream, stopping_, &reader);
     std::string conn = http::header(req.headers, "Connection");
     for (auto& c : conn) c = char(std::tolower(c));
     if (conn.find("close") != std::string::npos) w.set_keep_alive(false);

@@ -17,7 +17,8 @@ namespace kctl {
 // What a handler uses to answer. Exactly one of respond() or begin_stream()...end_stream() or hijack() per request.
 class ResponseWriter {
  public:
-  ResponseWriter(http::Stream& stream, const std::atomic<bool>& stopping) : stream_(stream), stopping_(stopping) {}
+  ResponseWriter(http::Stream& stream, const std::atomic<bool>& stopping, http::MessageReader* reader = nullptr)
+      : stream_(stream), stopping_(stopping), reader_(reader) {}
 
   http::Headers& headers() { return headers_; }
   void respond(int status, std::string_view content_type, std::string_view body);
@@ -26,6 +27,8 @@ class ResponseWriter {
   void end_stream();
   // The handler takes the raw connection (after writing its own 101 answer); the server forgets it.
   http::Stream& hijack();
+  // Bytes the server read past the request (a client that spoke right after its upgrade request).
+  std::string take_buffered() { return reader_ ? reader_->take_buffered() : std::string(); }
 
   bool responded() const { return responded_; }
   bool hijacked() const { return hijacked_; }
@@ -39,6 +42,7 @@ class ResponseWriter {
  private:
   http::Stream& stream_;
   const std::atomic<bool>& stopping_;
+  http::MessageReader* reader_;
   http::Headers headers_;
   bool responded_ = false, streaming_ = false, hijacked_ = false, keep_alive_ = true, broken_ = false;
   int status_ = 0;

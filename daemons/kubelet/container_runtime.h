@@ -45,6 +45,14 @@ struct ContainerState {
   std::string started_at, finished_at;  // RFC 3339
 };
 
+// What exec needs to run a command in a container: a process inside its namespaces (0 when not running), and
+// the container's own environment and working directory, as its spec gave them.
+struct ExecTarget {
+  int pid = 0;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string working_dir;
+};
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -57,8 +65,8 @@ class ContainerRuntime {
   virtual void remove(const std::string& id) = 0;
   // Containers this runtime knows on the node, running or exited (to re-adopt after a kubelet restart).
   virtual std::vector<std::string> list() const = 0;
-  // A process inside the container's namespaces, for exec (0 when not running).
-  virtual int namespace_pid(const std::string& id) const = 0;
+  // Where and how exec runs a command in the container.
+  virtual ExecTarget exec_target(const std::string& id) const = 0;
 };
 using ContainerRuntimePtr = std::unique_ptr<ContainerRuntime>;
 

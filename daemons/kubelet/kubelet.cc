@@ -332,8 +332,9 @@ void Kubelet::heartbeat_loop() {
   }
 }
 
-Kubelet::LogTarget Kubelet::log_target(const std::string& ns, const std::string& pod, std::string container,
-                                       bool previous) const {
+// The container a logs or exec request names: the pod's only container when none is named, as the kubelet does.
+Kubelet::LogTarget Kubelet::resolve_container(const std::string& ns, const std::string& pod, std::string container,
+                                              int attempt_offset) const {
   api::ObjectPtr obj = pods_ ? pods_->get(ns + "/" + pod) : nullptr;
   if (!obj) throw api::StatusError(api::Status::not_found("pods", pod));
   std::vector<std::string> names;
@@ -357,13 +358,28 @@ Kubelet::LogTarget Kubelet::log_target(const std::string& ns, const std::string&
   int attempt = -1;
   if (rec != records_.end())
     if (auto c = rec->second.containers.find(container); c != rec->second.containers.end()) attempt = c->second.attempt;
-  if (previous) --attempt;
+  attempt += attempt_offset;
   if (attempt < 0)
     throw api::StatusError(api::Status::bad_request(
-        previous ? "previous terminated container \"" + container + "\" in pod \"" + pod + "\" not found"
-                 : "container \"" + container + "\" in pod \"" + pod + "\" is waiting to start: ContainerCreating"));
+        attempt_offset ? "previous terminated container \"" + container + "\" in pod \"" + pod + "\" not found"
+                       : "container \"" + container + "\" in pod \"" + pod + "\" is waiting to start: ContainerCreating"));
   return {pod_dir(uid) + "/logs/" + container + "/" + std::to_string(attempt) + ".log",
           container_id(uid, container, attempt)};
+}
+
+Kubelet::LogTarget Kubelet::log_target(const std::string& ns, const std::string& pod, std::string container,
+                                       bool previous) const {
+  return resolve_container(ns, pod, std::move(container), previous ? -1 : 0);
+}
+
+ExecTarget Kubelet::exec_target(const std::string& ns, const std::string& pod, std::string container) const {
+  std::string name = container;
+  auto target = resolve_container(ns, pod, std::move(container), 0);
+  ExecTarget t = runtime_->exec_target(target.container_id);
+  if (t.pid <= 0)
+    throw api::StatusError(api::Status::bad_request("container " + (name.empty() ? target.container_id : name) +
+                                                    " in pod " + pod + " is not running"));
+  return t;
 }
 
 bool Kubelet::container_running(const std::string& id) const {

@@ -70,6 +70,8 @@ class Kubelet {
   };
   LogTarget log_target(const std::string& ns, const std::string& pod, std::string container, bool previous) const;
   bool container_running(const std::string& container_id) const;
+  // Where exec runs a command in a running container; throws like log_target (400 when not running).
+  ExecTarget exec_target(const std::string& ns, const std::string& pod, std::string container) const;
 
   // For D-Bus and tests.
   std::vector<nlohmann::json> pods_summary() const;  // namespace, name, uid, phase, podIP
@@ -93,6 +95,8 @@ class Kubelet {
   void pleg_loop();
   void heartbeat_loop();
   std::string container_id(const std::string& uid, const std::string& name, int attempt) const;
+  LogTarget resolve_container(const std::string& ns, const std::string& pod, std::string container,
+                              int attempt_offset) const;
   std::string pod_dir(const std::string& uid) const;
   PodRecord& record(const nlohmann::json& pod);
 

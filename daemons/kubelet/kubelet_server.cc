@@ -2,6 +2,7 @@
 #include "daemons/kubelet/kubelet_server.h"
 
 #include "daemons/kubelet/container_log.h"
+#include "daemons/kubelet/exec_session.h"
 
 namespace kctl::kubelet {
 
@@ -37,6 +38,7 @@ void KubeletServer::handle(http::Request& req, ResponseWriter& w) {
     }
     if (req.path == "/healthz") return w.respond(200, "text/plain", "ok");
     if (!parts.empty() && parts[0] == "containerLogs" && req.method == "GET") return container_logs(req, w, parts);
+    if (!parts.empty() && parts[0] == "exec") return exec(req, w, parts);
     send_status(w, api::Status::not_found("", ""));
   } catch (const api::StatusError& e) {
     if (!w.responded()) send_status(w, e.status());
@@ -62,6 +64,30 @@ void KubeletServer::container_logs(http::Request& req, ResponseWriter& w, const 
       target.path, o, [&](std::string_view line) { return w.write_chunk(line); },
       [&] { return !w.should_stop() && kubelet_.container_running(target.container_id); });
   w.end_stream();
+}
+
+// GET /exec/NAMESPACE/POD/CONTAINER?command=...&stdin&stdout&stderr&tty with a WebSocket upgrade.
+void KubeletServer::exec(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts) {
+  if (parts.size() < 3) return send_status(w, api::Status::not_found("", ""));
+  ExecRequest r;
+  r.target = kubelet_.exec_target(parts[1], parts[2], parts.size() > 3 ? parts[3] : "");
+  r.hostname = parts[2];
+  r.command = req.params("command");
+  if (r.command.empty()) throw api::StatusError(api::Status::bad_request("you must specify at least 1 command"));
+  r.stdin_open = http::parse_bool(req.param("stdin")).value_or(false);
+  r.tty = http::parse_bool(req.param("tty")).value_or(false);
+  std::string protocol = choose_channel_protocol(http::header(req.headers, "Sec-WebSocket-Protocol"));
+  if (!http::iequals(http::header(req.headers, "Upgrade"), "websocket") || protocol.empty())
+    throw api::StatusError(api::Status::bad_request(
+        "Upgrade request required: exec is served over a WebSocket with the v5.channel.k8s.io or v4.channel.k8s.io "
+        "subprotocol"));
+  r.v5 = protocol == "v5.channel.k8s.io";
+  http::Stream& stream = w.hijack();
+  stream.write_all("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: " + ws::accept_key(http::header(req.headers, "Sec-WebSocket-Key")) +
+                   "\r\nSec-WebSocket-Protocol: " + protocol + "\r\n\r\n");
+  ws::Connection conn(stream, false, w.take_buffered());
+  run_exec_session(conn, r);
 }
 
 }  // namespace kctl::kubelet

@@ -19,6 +19,7 @@ class KubeletServer {
  private:
   void handle(http::Request& req, ResponseWriter& w);
   void container_logs(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts);
+  void exec(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts);
 
   Kubelet& kubelet_;
   std::unique_ptr<HttpServer> server_;

@@ -105,7 +105,8 @@ void NspawnRuntime::start(const ContainerSpec& spec) {
   fs::create_directories(d);
   json meta = {{"id", spec.id}, {"podUID", spec.pod_uid}, {"podNamespace", spec.pod_namespace},
                {"podName", spec.pod_name}, {"container", spec.container_name}, {"cgroup", cgroup_path(spec)},
-               {"logPath", spec.log_path}, {"rootfs", spec.rootfs}};
+               {"logPath", spec.log_path}, {"rootfs", spec.rootfs}, {"env", spec.env},
+               {"workingDir", spec.working_dir}};
   std::ofstream(d / "spec.json") << meta.dump() << "\n";
   ContainerCgroup cg(cgroup_path(spec), cgroup_root_);
   cg.create(spec.cpu_limit_millis, spec.memory_limit_bytes);
@@ -206,13 +207,21 @@ std::vector<std::string> NspawnRuntime::list() const {
   return out;
 }
 
-int NspawnRuntime::namespace_pid(const std::string& id) const {
+// The nspawn process's child is the container's init (its stub init, as --as-pid2 runs it): inside every
+// namespace of the container.
+ExecTarget NspawnRuntime::exec_target(const std::string& id) const {
+  ExecTarget t;
   int p = pid(id);
-  if (!alive(p)) return 0;
+  if (!alive(p)) return t;
   std::istringstream children(read_file("/proc/" + std::to_string(p) + "/task/" + std::to_string(p) + "/children"));
-  int child = 0;
-  children >> child;
-  return child;
+  children >> t.pid;
+  json meta = json::parse(read_file(fs::path(dir(id)) / "spec.json"), nullptr, false);
+  if (meta.is_object()) {
+    if (meta.contains("env") && meta["env"].is_array())
+      t.env = meta["env"].get<std::vector<std::pair<std::string, std::string>>>();
+    t.working_dir = meta.value("workingDir", "");
+  }
+  return t;
 }
 
 }  // namespace kctl::kubelet

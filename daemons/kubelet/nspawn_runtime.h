@@ -20,7 +20,7 @@ class NspawnRuntime : public ContainerRuntime {
   ContainerState state(const std::string& id) const override;
   void remove(const std::string& id) override;
   std::vector<std::string> list() const override;
-  int namespace_pid(const std::string& id) const override;
+  ExecTarget exec_target(const std::string& id) const override;
 
   // The systemd-nspawn command line for a spec (exposed for tests and for the systemd launcher to share).
   static std::vector<std::string> nspawn_command(const ContainerSpec& spec);

@@ -184,3 +184,33 @@ TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
   EXPECT_EQ(cs["restartCount"], 0) << cs;
   EXPECT_EQ(cs["state"]["running"]["startedAt"], started) << "the container was restarted, not re-adopted";
 }
+
+// kubectl exec through the apiserver, which relays the WebSocket upgrade to the kubelet: the command runs in the
+// container (its filesystem, environment and the pod's network), stdout and stderr come back on their channels,
+// stdin is carried to the command and its exit code is kubectl's.
+TEST_F(KubeletTest, ExecRunsInTheContainerThroughTheApiServer) {
+  auto pods = client_->resource("pods", "default");
+  pods.create(json::parse(kTwoContainerPod));
+  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  Kubectl kubectl(server_->url());
+  auto hello = kubectl({"exec", "web", "-c", "writer", "--", "sh", "-c", "echo out-$POD_NAME; echo err >&2; hostname"});
+  EXPECT_EQ(hello.rc, 0) << hello.err << kubelet_->log();
+  EXPECT_EQ(hello.out, "out-web\nweb\n");
+  EXPECT_EQ(hello.err, "err\n");
+  // The container's own filesystem: the web server's volume is mounted at /www in httpd only.
+  auto fs = kubectl({"exec", "web", "-c", "httpd", "--", "sh", "-c", "test -d /www && test ! -d /html && echo ok"});
+  EXPECT_EQ(fs.out, "ok\n") << fs.err;
+  auto code = kubectl({"exec", "web", "-c", "writer", "--", "sh", "-c", "exit 3"});
+  EXPECT_EQ(code.rc, 3) << code.err;
+  auto in = kubectl({"exec", "-i", "web", "-c", "writer", "--", "sh", "-c", "tr a-z A-Z; echo done"}, "abc\n");
+  EXPECT_EQ(in.rc, 0) << in.err;
+  EXPECT_EQ(in.out, "ABC\ndone\n");
+  // -it needs a terminal on kubectl's side: script(1) gives it one.
+  auto tty = run({"script", "-qec",
+                  kubectl.binary() + " --kubeconfig=" + kubectl.kubeconfig() + " exec -it web -c writer -- tty",
+                  "/dev/null"});
+  EXPECT_NE(tty.out.find("/dev/pts/"), std::string::npos) << tty.out << tty.err;
+  auto missing = kubectl({"exec", "web", "-c", "nope", "--", "true"});
+  EXPECT_NE(missing.rc, 0);
+  EXPECT_NE(missing.err.find("container nope is not valid for pod web"), std::string::npos) << missing.err;
+}

@@ -114,9 +114,9 @@ TEST_F(NspawnRuntimeTest, EnvironmentAndGracefulStop) {
   EXPECT_EQ(st.phase, ContainerState::Phase::Running);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline &&
-         (runtime_->namespace_pid(s.id) == 0 || slurp(s.log_path).find("hello-env") == std::string::npos))
+         (runtime_->exec_target(s.id).pid == 0 || slurp(s.log_path).find("hello-env") == std::string::npos))
     std::this_thread::sleep_for(20ms);
-  EXPECT_GT(runtime_->namespace_pid(s.id), 0);
+  EXPECT_GT(runtime_->exec_target(s.id).pid, 0);
   ContainerCgroup cg("kctl/pod-" + s.pod_uid + "/" + s.id);
   EXPECT_EQ(cg.memory_limit(), 64 * 1024 * 1024);
   EXPECT_EQ(cg.cpu_quota_micros(), 25000);
