@@ -382,6 +382,17 @@ ExecTarget Kubelet::exec_target(const std::string& ns, const std::string& pod, s
   return t;
 }
 
+Kubelet::PodNetnsTarget Kubelet::pod_netns(const std::string& ns, const std::string& pod) const {
+  api::ObjectPtr obj = pods_ ? pods_->get(ns + "/" + pod) : nullptr;
+  if (!obj) throw api::StatusError(api::Status::not_found("pods", pod));
+  std::string uid = obj->value("/metadata/uid"_json_pointer, std::string());
+  std::lock_guard lock(mutex_);
+  auto rec = records_.find(uid);
+  if (rec == records_.end() || !rec->second.network)
+    throw api::StatusError(api::Status::bad_request("pod " + pod + " has no network yet: ContainerCreating"));
+  return {uid, rec->second.network->netns_path};
+}
+
 bool Kubelet::container_running(const std::string& id) const {
   return runtime_->state(id).phase == ContainerState::Phase::Running;
 }

@@ -73,6 +73,14 @@ class Kubelet {
   // Where exec runs a command in a running container; throws like log_target (400 when not running).
   ExecTarget exec_target(const std::string& ns, const std::string& pod, std::string container) const;
 
+  // The pod whose port port-forward connects to: its uid and network namespace. Throws api::StatusError (404
+  // unknown pod, 400 when its network is not set up yet).
+  struct PodNetnsTarget {
+    std::string uid;
+    std::string netns_path;
+  };
+  PodNetnsTarget pod_netns(const std::string& ns, const std::string& pod) const;
+
   // For D-Bus and tests.
   std::vector<nlohmann::json> pods_summary() const;  // namespace, name, uid, phase, podIP
   bool ready() const { return ready_; }

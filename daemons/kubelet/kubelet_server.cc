@@ -1,8 +1,14 @@
-// KubeletServer: routing and the containerLogs endpoint with kubectl's log options, streamed and flushed per line.
+// KubeletServer: routing, the containerLogs endpoint with kubectl's log options (streamed and flushed per line), and
+// the exec and port-forward upgrades.
 #include "daemons/kubelet/kubelet_server.h"
 
+#include <sstream>
+
+#include "api/spdy.h"
+#include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_log.h"
 #include "daemons/kubelet/exec_session.h"
+#include "daemons/kubelet/portforward_session.h"
 
 namespace kctl::kubelet {
 
@@ -39,6 +45,7 @@ void KubeletServer::handle(http::Request& req, ResponseWriter& w) {
     if (req.path == "/healthz") return w.respond(200, "text/plain", "ok");
     if (!parts.empty() && parts[0] == "containerLogs" && req.method == "GET") return container_logs(req, w, parts);
     if (!parts.empty() && parts[0] == "exec") return exec(req, w, parts);
+    if (!parts.empty() && parts[0] == "portforward") return port_forward(req, w, parts);
     send_status(w, api::Status::not_found("", ""));
   } catch (const api::StatusError& e) {
     if (!w.responded()) send_status(w, e.status());
@@ -88,6 +95,58 @@ void KubeletServer::exec(http::Request& req, ResponseWriter& w, const std::vecto
                    "\r\nSec-WebSocket-Protocol: " + protocol + "\r\n\r\n");
   ws::Connection conn(stream, false, w.take_buffered());
   run_exec_session(conn, r);
+}
+
+// /portforward/NAMESPACE/POD: GET with a WebSocket upgrade offering SPDY/3.1+portforward.k8s.io (SPDY tunneled in
+// binary messages), or the SPDY/3.1 upgrade itself (kubectl's fallback, a POST).
+void KubeletServer::port_forward(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts) {
+  if (parts.size() != 3) return send_status(w, api::Status::not_found("", ""));
+  auto pod = kubelet_.pod_netns(parts[1], parts[2]);
+  PortForwardTarget target{parts[2], pod.uid, [netns = pod.netns_path](uint16_t port, std::string* error) {
+                             return connect_in_netns(netns, port, error);
+                           }};
+  auto offered = [&](std::string_view header, std::string_view protocol) {
+    auto [b, e] = req.headers.equal_range(std::string(header));
+    for (auto it = b; it != e; ++it) {
+      std::stringstream ss(it->second);
+      for (std::string item; std::getline(ss, item, ',');) {
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (item == protocol) return true;
+      }
+    }
+    return false;
+  };
+  std::string upgrade = http::header(req.headers, "Upgrade");
+  if (http::iequals(upgrade, "websocket")) {
+    if (!offered("Sec-WebSocket-Protocol", spdy::kPortForwardTunnelProtocol))
+      throw api::StatusError(api::Status::bad_request(std::string("port-forward over a WebSocket needs the ") +
+                                                      spdy::kPortForwardTunnelProtocol + " subprotocol"));
+    http::Stream& stream = w.hijack();
+    stream.write_all("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: " + ws::accept_key(http::header(req.headers, "Sec-WebSocket-Key")) +
+                     "\r\nSec-WebSocket-Protocol: " + spdy::kPortForwardTunnelProtocol + "\r\n\r\n");
+    log(LogLevel::Info, "port-forward to pod " + parts[1] + "/" + parts[2] + " (SPDY/3.1 in a WebSocket) from " +
+                            req.remote);
+    ws::Connection conn(stream, false, w.take_buffered());
+    spdy::WebSocketTunnel tunnel(conn);
+    run_portforward_session(tunnel, "", target);
+    conn.close(1000);
+    return;
+  }
+  if (!http::iequals(upgrade, "SPDY/3.1"))
+    throw api::StatusError(api::Status::bad_request(
+        "Upgrade request required: port-forward is served over SPDY/3.1 or a WebSocket tunnel"));
+  // Clients that name no protocol speak the first one, portforward.k8s.io, as the kubelet assumes too.
+  if (req.headers.count("X-Stream-Protocol-Version") && !offered("X-Stream-Protocol-Version", spdy::kPortForwardProtocol))
+    return w.respond(403, "text/plain",
+                     std::string("unable to upgrade: unable to negotiate protocol: server accepts [") +
+                         spdy::kPortForwardProtocol + "]");
+  http::Stream& stream = w.hijack();
+  stream.write_all(std::string("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                               "X-Stream-Protocol-Version: ") + spdy::kPortForwardProtocol + "\r\n\r\n");
+  log(LogLevel::Info, "port-forward to pod " + parts[1] + "/" + parts[2] + " (SPDY/3.1) from " + req.remote);
+  run_portforward_session(stream, w.take_buffered(), target);
 }
 
 }  // namespace kctl::kubelet

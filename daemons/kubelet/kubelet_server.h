@@ -1,5 +1,5 @@
-// The kubelet's own HTTP server (port 10250): container logs now, exec and port-forward next. The apiserver
-// proxies pods/log, pods/exec and pods/portforward here.
+// The kubelet's own HTTP server (port 10250): container logs, exec and port-forward. The apiserver proxies
+// pods/log, pods/exec and pods/portforward here.
 #pragma once
 
 #include <memory>
@@ -20,6 +20,7 @@ class KubeletServer {
   void handle(http::Request& req, ResponseWriter& w);
   void container_logs(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts);
   void exec(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts);
+  void port_forward(http::Request& req, ResponseWriter& w, const std::vector<std::string>& parts);
 
   Kubelet& kubelet_;
   std::unique_ptr<HttpServer> server_;

@@ -3,9 +3,15 @@
 // with an IP, restart policies with back-off, completion, deletion that cleans the node, and re-adoption of running
 // pods by a restarted kubelet.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -213,4 +219,103 @@ TEST_F(KubeletTest, ExecRunsInTheContainerThroughTheApiServer) {
   auto missing = kubectl({"exec", "web", "-c", "nope", "--", "true"});
   EXPECT_NE(missing.rc, 0);
   EXPECT_NE(missing.err.find("container nope is not valid for pod web"), std::string::npos) << missing.err;
+}
+
+// kubectl port-forward through the apiserver to the kubelet, which connects to the port inside the pod's network
+// namespace: first over kubectl's default WebSocket tunnel, then over its SPDY fallback. Pages come back through
+// several connections one after the other and two at once; a port nobody listens on is an error, not a hang.
+TEST_F(KubeletTest, PortForwardReachesThePodPortThroughTheApiServer) {
+  auto pods = client_->resource("pods", "default");
+  pods.create(json::parse(kTwoContainerPod));
+  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  Kubectl kubectl(server_->url());
+  std::string home = make_temp_dir("port-forward");
+
+  // kubectl port-forward in the background; its output goes to a file.
+  struct Background {
+    pid_t pid = -1;
+    std::string log_path;
+    std::string log() const {
+      std::ifstream in(log_path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    }
+    std::optional<int> exited() {
+      int status = 0;
+      if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      return std::nullopt;
+    }
+    void stop() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+    ~Background() { stop(); }
+  };
+  auto port_forward = [&](const std::string& env, int local, int remote, Background& bg) {
+    bg.log_path = home + "/port-forward-" + std::to_string(local) + ".log";
+    std::vector<std::string> argv = {"env", "HOME=" + home, env, kubectl.binary(), "--kubeconfig=" + kubectl.kubeconfig(),
+                                     "port-forward", "pod/web", std::to_string(local) + ":" + std::to_string(remote)};
+    bg.pid = ::fork();
+    if (bg.pid == 0) {
+      int out = ::open(bg.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int in = ::open("/dev/null", O_RDONLY);
+      ::dup2(in, 0);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      std::vector<char*> a;
+      for (auto& arg : argv) a.push_back(arg.data());
+      a.push_back(nullptr);
+      ::execvp(a[0], a.data());
+      ::_exit(127);
+    }
+    return eventually([&] { return bg.log().find("Forwarding from 127.0.0.1:" + std::to_string(local)) != std::string::npos; });
+  };
+  auto fetch = [](int local) {
+    return run({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(local) + "/"}, "", 20);
+  };
+
+  for (std::string env : {"KUBECTL_PORT_FORWARD_WEBSOCKETS=true", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}) {
+    SCOPED_TRACE(env);
+    bool websocket = env.find("true") != std::string::npos;
+    int local = free_port();
+    Background bg;
+    ASSERT_TRUE(port_forward(env, local, 80, bg)) << bg.log() << kubelet_->log();
+    // The writer container fills the page within a second of starting.
+    ASSERT_TRUE(eventually([&] { return fetch(local).out == "page-from-web\n"; })) << fetch(local).err << bg.log();
+    for (int i = 0; i < 3; ++i) {
+      auto page = fetch(local);
+      EXPECT_EQ(page.rc, 0) << page.err;
+      EXPECT_EQ(page.out, "page-from-web\n");
+    }
+    CmdResult a, b;
+    std::thread first([&] { a = fetch(local); });
+    std::thread second([&] { b = fetch(local); });
+    first.join();
+    second.join();
+    EXPECT_EQ(a.out, "page-from-web\n") << a.err;
+    EXPECT_EQ(b.out, "page-from-web\n") << b.err;
+    EXPECT_FALSE(bg.exited()) << bg.log();
+    EXPECT_EQ(bg.log().find("error"), std::string::npos) << bg.log();
+    // The kubelet saw the transport kubectl was asked for (a failed WebSocket would have fallen back silently).
+    std::string mode = websocket ? "(SPDY/3.1 in a WebSocket)" : "(SPDY/3.1) from";
+    EXPECT_NE(kubelet_->log().find("port-forward to pod default/web " + mode), std::string::npos) << kubelet_->log();
+  }
+
+  // Nothing listens on port 81: the connection is closed and kubectl reports the kubelet's error and exits.
+  int local = free_port();
+  Background bg;
+  ASSERT_TRUE(port_forward("KUBECTL_PORT_FORWARD_WEBSOCKETS=true", local, 81, bg)) << bg.log();
+  auto refused = fetch(local);
+  EXPECT_NE(refused.out, "page-from-web\n");
+  std::optional<int> rc;
+  EXPECT_TRUE(eventually([&] { return (rc = bg.exited()).has_value(); }, 20s)) << bg.log();
+  EXPECT_NE(rc.value_or(0), 0);
+  EXPECT_NE(bg.log().find("error forwarding port 81 to pod web"), std::string::npos) << bg.log();
+  std::filesystem::remove_all(home);
 }
