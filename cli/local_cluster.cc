@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "api/resource_path.h"
 #include "api/status.h"
 #include "daemons/common/dbus_service.h"
+#include "daemons/common/process.h"
 
 namespace fs = std::filesystem;
 
@@ -103,12 +105,33 @@ std::string LocalCluster::api_url() const { return "http://127.0.0.1:" + std::to
 std::string LocalCluster::bus_address() const { return "unix:path=" + path("dbus/bus"); }
 
 // The cluster's own bus first: the daemons own their names on it and talk over it, as on a node's system bus.
+// Then the workers' kubelets, each in its node's network namespace, reaching the apiserver on the node network.
 std::vector<LocalCluster::Component> LocalCluster::components() const {
-  return {{"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus")},
-          {"kctl-apiserver",
-           {"--data-dir=" + path("apiserver"), "--insecure-bind-address=127.0.0.1",
-            "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
-           ""}};
+  LocalNetwork net = network();
+  // The workers reach the API on the node network; without workers it stays on 127.0.0.1.
+  std::string bind = options_.workers > 0 ? "0.0.0.0" : "127.0.0.1";
+  std::vector<Component> all = {
+      {"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus"), "", ""},
+      {"kctl-apiserver",
+       {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
+        "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
+       "", "", ""}};
+  for (int i = 1; i <= options_.workers; ++i) {
+    std::string node = net.node_name(i);
+    all.push_back({"kctl-kubelet-" + node,
+                   {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
+                    "--hostname-override=" + node, "--node-ip=" + net.node_ip(i), "--pod-cidr=" + net.pod_cidr(i),
+                    "--root-dir=" + path("nodes/" + node), "--node-labels=kctl.io/local-cluster=" + options_.name},
+                   "", "kctl-kubelet", net.netns_path(i)});
+  }
+  return all;
+}
+
+LocalNetwork LocalCluster::network() const {
+  LocalNetwork n;
+  n.name = options_.name;
+  n.workers = options_.workers;
+  return n;
 }
 
 std::string find_dbus_policy() {
@@ -150,6 +173,16 @@ struct Running {
 int spawn(const LocalCluster::Component& c, const std::string& binary, const std::string& log_path) {
   int pid = ::fork();
   if (pid != 0) return pid;
+  // A worker's daemon joins its node's network namespace only: mounts stay shared with the host, so the pod
+  // namespaces and overlays it makes are visible from the host too (see platform-notes.md).
+  if (!c.netns.empty()) {
+    int ns = ::open(c.netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+      std::fprintf(stderr, "kctl local: cannot enter %s: %s\n", c.netns.c_str(), std::strerror(errno));
+      ::_exit(126);
+    }
+    ::close(ns);
+  }
   // child: its own process group, default signal dispositions, output to its log
   ::setpgid(0, 0);
   sigset_t none;
@@ -204,7 +237,7 @@ int LocalCluster::supervise() {
 
   std::vector<Running> running;
   for (const auto& c : components()) {
-    std::string bin = find_binary(c.name);
+    std::string bin = find_binary(c.binary.empty() ? c.name : c.binary);
     if (bin.empty()) {
       say("kctl local: " + c.name + " not found beside kctl or on PATH");
       continue;
@@ -244,7 +277,8 @@ int LocalCluster::supervise() {
     auto now = std::chrono::steady_clock::now();
     for (auto& r : running) {
       if (r.pid != 0 || now < r.restart_at) continue;
-      r.pid = spawn(r.component, find_binary(r.component.name), path("logs/" + r.component.name + ".log"));
+      const auto& c = r.component;
+      r.pid = spawn(c, find_binary(c.binary.empty() ? c.name : c.binary), path("logs/" + c.name + ".log"));
       write_file(path(r.component.name + ".pid"), std::to_string(r.pid) + "\n");
     }
   }
@@ -382,7 +416,10 @@ int LocalCluster::apply_examples() const {
 
 int LocalCluster::up() {
   fs::create_directories(path("logs"));
+  if (supervisor_pid()) load_config();  // it runs already: as it was started
   if (!supervisor_pid()) {
+    save_config();
+    if (int rc = prepare_workers()) return rc;
     std::string self = executable_dir() + "/kctl";
     int pid = ::fork();
     if (pid < 0) {
@@ -400,7 +437,10 @@ int LocalCluster::up() {
       if (null >= 0) ::dup2(null, 0);
       std::string port = "--api-port=" + std::to_string(options_.api_port);
       std::string dir = "--dir=" + options_.dir;
-      const char* argv[] = {self.c_str(), "local", "supervise", dir.c_str(), port.c_str(), nullptr};
+      std::string workers = "--workers=" + std::to_string(options_.workers);
+      std::string name = "--name=" + options_.name;
+      const char* argv[] = {self.c_str(), "local", "supervise", dir.c_str(), port.c_str(), workers.c_str(),
+                            name.c_str(), nullptr};
       ::execv(self.c_str(), const_cast<char* const*>(argv));
       ::_exit(127);
     }
@@ -414,9 +454,25 @@ int LocalCluster::up() {
     return 1;
   }
   write_kubeconfig();
+  if (options_.workers > 0 && !wait_for_nodes(error)) {
+    std::cerr << "kctl local: the worker nodes did not become Ready: " << error << "\n"
+              << "see " << path("logs/") << "kctl-kubelet-*.log\n";
+    return 1;
+  }
   int failures = options_.apply_examples ? apply_examples() : 0;
-  std::cout << "\nkctl local cluster is up: API at " << api_url() << " and on D-Bus at " << bus_address() << "\n"
-            << "  export KUBECONFIG=" << path("kubeconfig") << "\n"
+  if (options_.apply_examples && options_.workers > 0) {
+    wait_for_example_pods();
+    std::cout << "\n" << std::flush;
+    std::string kctl = executable_dir() + "/kctl";
+    auto r = run_process({kctl, "--kubeconfig=" + path("kubeconfig"), "get", "nodes,pods", "-o", "wide", "-A"});
+    std::cout << r.out << std::flush;
+    std::cerr << r.err;
+  }
+  std::cout << "\nkctl local cluster is up: API at " << api_url() << " and on D-Bus at " << bus_address();
+  if (options_.workers > 0)
+    std::cout << ", " << options_.workers << " worker node" << (options_.workers > 1 ? "s" : "") << " on "
+              << network().bridge();
+  std::cout << "\n  export KUBECONFIG=" << path("kubeconfig") << "\n"
             << "  kubectl get all -A        # or: kctl local status\n";
   return failures ? 1 : 0;
 }
@@ -434,6 +490,7 @@ std::string LocalCluster::bus_status() const {
 }
 
 int LocalCluster::status() {
+  load_config();
   int sup = supervisor_pid();
   bool ok = sup != 0;
   std::cout << "directory:  " << options_.dir << "\n";
@@ -467,6 +524,8 @@ int LocalCluster::down() {
     std::cout << "kctl local: nothing at " << options_.dir << "\n";
     return 0;
   }
+  load_config();
+  if (options_.workers > 0 && supervisor_pid()) delete_pods_and_wait();
   if (int sup = supervisor_pid()) {
     ::kill(sup, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + kStopTimeout + std::chrono::seconds(5);
@@ -481,6 +540,8 @@ int LocalCluster::down() {
       for (int i = 0; i < 250 && process_alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (process_alive(pid)) ::kill(pid, SIGKILL);
     }
+  clean_leftovers();
+  for (const auto& problem : network().teardown()) std::cerr << "kctl local: " << problem << "\n";
   std::error_code ec;
   fs::remove_all(options_.dir, ec);
   if (ec) {

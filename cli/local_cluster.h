@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/local_network.h"
+
 namespace kctl::cli {
 
 struct LocalClusterOptions {
@@ -15,6 +17,8 @@ struct LocalClusterOptions {
   std::string examples_dir;  // default: examples/ of the source tree the binaries were built from
   bool apply_examples = true;
   int start_timeout_seconds = 30;
+  int workers = 2;            // worker nodes, each in its own network namespace running a kubelet
+  std::string name = "kctl";  // prefix of the network names and node names (kctl-worker-1, ...)
 };
 
 class LocalCluster {
@@ -27,13 +31,23 @@ class LocalCluster {
   int supervise();  // the supervisor's main loop (hidden subcommand `kctl local supervise`)
 
   struct Component {
-    std::string name;  // the binary, e.g. kctl-apiserver
+    std::string name;  // the binary, e.g. kctl-apiserver; also its pid file and log
     std::vector<std::string> args;
     std::string ready_path;  // when set, the next component starts once this exists (a socket it listens on)
+    std::string binary;      // when the binary is not `name` (the kubelets: kctl-kubelet)
+    std::string netns;       // a network namespace to run in (/run/netns/...), for a worker's daemons
   };
 
  private:
   std::vector<Component> components() const;
+  LocalNetwork network() const;
+  void save_config() const;   // the options `down` and `status` need later (DIR/cluster.json)
+  void load_config();
+  int prepare_workers();      // node network, system bus, images of each worker; 0 when done
+  bool wait_for_nodes(std::string& error) const;
+  void wait_for_example_pods() const;
+  void delete_pods_and_wait() const;  // so the kubelets clean their nodes
+  void clean_leftovers() const;       // what kubelets that died left: processes, mounts, pod namespaces
   std::string path(const std::string& rel) const;
   int supervisor_pid() const;
   bool wait_until_serving(std::string& error) const;

@@ -13,12 +13,16 @@ const char* kUsage =
     "kctl controls a kctl cluster.\n"
     "\n"
     "Local cluster (the daemons on this machine, without systemd):\n"
-    "  kctl local up [--dir DIR] [--api-port PORT] [--examples DIR] [--no-examples]\n"
-    "      start the daemons in the background, write DIR/kubeconfig, apply the examples\n"
+    "  kctl local up [--dir DIR] [--api-port PORT] [--workers N] [--name NAME] [--examples DIR] [--no-examples]\n"
+    "      start the daemons in the background: the master (bus, apiserver) and N worker nodes, each in its\n"
+    "      own network namespace running a kubelet; write DIR/kubeconfig, apply the examples, show the nodes\n"
+    "      and pods\n"
     "  kctl local status [--dir DIR]   say what runs\n"
-    "  kctl local down [--dir DIR]     stop everything and remove DIR\n"
+    "  kctl local down [--dir DIR]     delete the pods, stop everything, remove the node network and DIR\n"
     "\n"
-    "DIR defaults to /var/lib/kctl-local, PORT to 8080.\n";
+    "DIR defaults to /var/lib/kctl-local, PORT to 8080, N to 2 (0: the master only), NAME to kctl (the prefix\n"
+    "of the node names, kctl-worker-1, ..., and of the network: bridge kctl-nodes on 10.250.0.0/24, namespaces\n"
+    "kctl-worker-N; pods of worker N on 10.244.N.0/24).\n";
 
 int local_command(const std::vector<std::string>& args) {
   if (args.empty()) {
@@ -42,6 +46,20 @@ int local_command(const std::vector<std::string>& args) {
         std::cerr << "kctl local: --api-port must be a port number, not " << v << "\n";
         return 2;
       }
+    } else if ((v = value("--workers")) != "\x01") {
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 0 || n > 200) {
+        std::cerr << "kctl local: --workers must be a number from 0 to 200, not " << v << "\n";
+        return 2;
+      }
+      o.workers = int(n);
+    } else if ((v = value("--name")) != "\x01") {
+      if (v.empty() || v.size() > 8 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos) {
+        std::cerr << "kctl local: --name must be 1 to 8 lowercase letters and digits, not " << v << "\n";
+        return 2;
+      }
+      o.name = v;
     } else if ((v = value("--examples")) != "\x01") {
       o.examples_dir = v;
     } else if (a == "--no-examples") {

@@ -68,6 +68,8 @@ void Kubelet::start() {
   auto enqueue = [this](const api::ObjectPtr& p) { queue_.add(api::object_key(*p)); };
   pods_->add_handler({enqueue, [enqueue](const api::ObjectPtr&, const api::ObjectPtr& p) { enqueue(p); }, enqueue});
   pods_->start();
+  routes_ = std::make_unique<NodeRoutes>(*transport_, options_.node.name);
+  routes_->start();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker(); });
   threads_.emplace_back([this] { pleg_loop(); });
   threads_.emplace_back([this] { heartbeat_loop(); });
@@ -81,6 +83,7 @@ void Kubelet::stop() {
     sleep_cv_.notify_all();
   }
   if (pods_) pods_->stop();
+  if (routes_) routes_->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
 }

@@ -20,6 +20,7 @@
 #include "api/workqueue.h"
 #include "daemons/kubelet/container_runtime.h"
 #include "daemons/kubelet/image_store.h"
+#include "daemons/kubelet/node_routes.h"
 #include "daemons/kubelet/node_status.h"
 #include "daemons/kubelet/pod_network.h"
 
@@ -115,6 +116,7 @@ class Kubelet {
   std::unique_ptr<PodNetworkManager> network_;
   ContainerRuntimePtr runtime_;
   std::unique_ptr<api::Informer> pods_;
+  std::unique_ptr<NodeRoutes> routes_;
   api::WorkQueue queue_;
 
   mutable std::mutex mutex_;                // guards records_

@@ -493,7 +493,7 @@ TEST(DbusLocalCluster, UpRunsTheApiServerOnTheClustersOwnBus) {
   std::string port = std::to_string(free_port());
   std::string kctl = std::string(KCTL_BIN_DIR) + "/kctl";
   std::string address = "unix:path=" + dir + "/dbus/bus";
-  auto r = run({kctl, "local", "up", "--dir", dir, "--api-port", port, "--no-examples"});
+  auto r = run({kctl, "local", "up", "--dir", dir, "--api-port", port, "--workers", "0", "--no-examples"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("on D-Bus at " + address), std::string::npos) << r.out;
 
