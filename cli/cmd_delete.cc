@@ -57,9 +57,7 @@ struct DeleteOptions {
     else if (policy == "foreground") body["propagationPolicy"] = "Foreground";
     else if (policy == "orphan") body["propagationPolicy"] = "Orphan";
     else throw UsageError("invalid cascade value (" + cascade + "). Must be \"background\", \"foreground\", or \"orphan\".");
-    int64_t grace = now ? 1 : grace_period;
-    if (force && grace < 0) grace = 0;
-    if (grace >= 0) body["gracePeriodSeconds"] = grace;
+    if (grace_period >= 0) body["gracePeriodSeconds"] = grace_period;
     if (w.dry_run_mode() == DryRun::Server) body["dryRun"] = json::array({"All"});
     return body;
   }
@@ -105,12 +103,25 @@ int run_delete(Invocation& inv) {
   DeleteOptions o;
   o.add_flags(inv.flags());
   if (!inv.parse()) return 0;
-  if (o.all && (!o.selector.empty())) throw CliError("cannot set --all and --selector at the same time");
-  if (o.grace_period == 0 && !o.force)
-    throw CliError("--grace-period=0 must have --force specified");
+  // kubectl's Complete and Validate: --now is a grace period of 1, a grace period of 0 needs --force (else it
+  // becomes 1), --force alone is 0.
+  if (o.now) {
+    if (o.grace_period != -1) throw CliError("--now and --grace-period cannot be specified together");
+    o.grace_period = 1;
+  }
+  if (o.grace_period == 0 && !o.force) o.grace_period = 1;
+  if (o.force && o.grace_period < 0) o.grace_period = 0;
+  if (o.all && !o.field_selector.empty()) throw CliError("cannot set --all and --field-selector at the same time");
+  if (o.force && o.grace_period > 0) throw CliError("--force and --grace-period greater than 0 cannot be specified together");
+  if (o.force && o.grace_period == 0)
+    inv.err() << "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n";
+  // The resource builder's own check, worded as it is (with its trailing space).
+  if (o.all && !o.selector.empty()) throw CliError("setting 'all' parameter but found a non empty selector. ");
   bool ignore_not_found = o.ignore_not_found || (o.all && !inv.flags().changed("ignore-not-found"));
   double timeout = parse_duration(o.timeout, "--timeout");
-  if (o.force) inv.err() << "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n";
+  // kubectl warns once when -n was given and a cluster-scoped object is deleted.
+  bool warn_cluster_scope = inv.session().ns_from_flag() && !o.all_namespaces;
+  std::string operation = o.grace_period == 0 ? "force deleted" : "deleted";
   json body = o.delete_body();
   bool listed_nothing = false;
   auto all = targets(inv, o, listed_nothing);
@@ -123,6 +134,10 @@ int run_delete(Invocation& inv) {
   std::vector<std::pair<Target, std::string>> deleted;  // with the uid, for the wait
   RestClient& rest = inv.session().rest();
   for (const auto& t : all) {
+    if (warn_cluster_scope && !t.kind->namespaced) {
+      inv.err() << "Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n";
+      warn_cluster_scope = false;
+    }
     try {
       if (o.w.dry_run_mode() == DryRun::Client) {
         rest.call("GET", api::object_path(*t.kind, t.ns, t.name));
@@ -131,13 +146,15 @@ int run_delete(Invocation& inv) {
         std::string uid = answer.value("/metadata/uid"_json_pointer, answer.value("/details/uid"_json_pointer, std::string()));
         deleted.push_back({t, uid});
       }
-      printer.print_name(inv.out(), *t.kind, t.name, "deleted", true);
+      printer.print_name(inv.out(), *t.kind, t.name, operation, true);
     } catch (const api::StatusError& e) {
       if (e.status().code == 404 && ignore_not_found) continue;
       errors.add(std::make_exception_ptr(with_source(e, "deleting", t.source)));
     }
   }
   inv.out().flush();
+  // As kubectl's DeleteResult: a failed delete ends the command before any wait.
+  if (!errors.empty()) return errors.report(inv.err());
   if (o.wait && o.w.dry_run_mode() == DryRun::None) {
     for (const auto& [t, uid] : deleted) {
       if (!wait_until_deleted(inv, *t.kind, t.ns, t.name, uid, timeout > 0 ? timeout : kWaitForever)) {

@@ -140,11 +140,39 @@ int get_human(Invocation& inv, const GetOptions& o, const ResourceArgs& ra, cons
   RestClient& rest = inv.session().rest();
   bool with_kind = o.show_kind || several_kinds(ra.refs);
   std::vector<std::string> errors;
+  // Every answer first, as kubectl collects its infos before printing.
+  struct Answer {
+    const api::KindInfo* kind;
+    json table;
+  };
+  std::vector<Answer> answers;
+  bool all_namespaced = !o.all_namespaces;
+  for (size_t i = 0; i < ra.refs.size(); ++i) {
+    const ResourceRef& r = ra.refs[i];
+    all_namespaced = all_namespaced && r.kind->namespaced;
+    try {
+      std::string path = r.name.empty() ? api::collection_path(*r.kind, nss[i]) + list_query(o, !o.sort_by.empty())
+                                        : api::object_path(*r.kind, nss[i], r.name) +
+                                              (o.sort_by.empty() ? "" : "?includeObject=Object");
+      answers.push_back({r.kind, rest.call("GET", path, "", "", kAcceptTable)});
+    } catch (const api::StatusError& e) {
+      if (!(o.ignore_not_found && e.status().code == 404)) errors.push_back(standard_error_message(e.status()));
+    }
+  }
+  if (!o.sort_by.empty() && answers.size() > 1) {
+    // kubectl's RuntimeSorter sees several answers as plain objects (Tables, not their rows): it orders them by
+    // the field, and fails when none has it, which is what `get pods,cm --sort-by=.metadata.name` does (#104318).
+    std::vector<json> tables;
+    for (const auto& a : answers) tables.push_back(a.table);
+    std::vector<Answer> sorted;
+    for (size_t i : sorted_positions(tables, o.sort_by)) sorted.push_back(std::move(answers[i]));
+    answers = std::move(sorted);
+  }
   std::ostringstream block;
   std::unique_ptr<TabWriter> tw;
   std::unique_ptr<TablePrinter> printer;
   const api::KindInfo* last = nullptr;
-  bool wrote = false, separator = false, all_namespaced = !o.all_namespaces;
+  bool wrote = false, separator = false;
   auto emit = [&] {
     if (tw) tw->flush();
     if (block.str().empty()) return;
@@ -154,22 +182,10 @@ int get_human(Invocation& inv, const GetOptions& o, const ResourceArgs& ra, cons
     block.str("");
     wrote = true;
   };
-  for (size_t i = 0; i < ra.refs.size(); ++i) {
-    const ResourceRef& r = ra.refs[i];
-    all_namespaced = all_namespaced && r.kind->namespaced;
-    json table;
-    try {
-      std::string path = r.name.empty() ? api::collection_path(*r.kind, nss[i]) + list_query(o, !o.sort_by.empty())
-                                        : api::object_path(*r.kind, nss[i], r.name) +
-                                              (o.sort_by.empty() ? "" : "?includeObject=Object");
-      table = rest.call("GET", path, "", "", kAcceptTable);
-    } catch (const api::StatusError& e) {
-      if (!(o.ignore_not_found && e.status().code == 404)) errors.push_back(standard_error_message(e.status()));
-      continue;
-    }
+  for (auto& [kind, table] : answers) {
     if (table.value("kind", "") != "Table") table = table_from_object(table);
     if (!o.sort_by.empty()) sort_table(table, o.sort_by);
-    if (r.kind != last) {
+    if (kind != last) {
       emit();
       if (last && !o.no_headers && wrote) separator = true;
       TableOptions to;
@@ -177,11 +193,11 @@ int get_human(Invocation& inv, const GetOptions& o, const ResourceArgs& ra, cons
       to.no_headers = o.no_headers;
       to.show_labels = o.show_labels;
       to.label_columns = o.label_columns;
-      to.with_namespace = o.all_namespaces && r.kind->namespaced;
-      if (with_kind) to.kind_prefix = kind_group(r.kind->kind, r.kind->group);
+      to.with_namespace = o.all_namespaces && kind->namespaced;
+      if (with_kind) to.kind_prefix = kind_group(kind->kind, kind->group);
       printer = std::make_unique<TablePrinter>(to);
       tw = std::make_unique<TabWriter>(block);
-      last = r.kind;
+      last = kind;
     }
     printer->print(std::move(table), *tw);
   }

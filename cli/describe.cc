@@ -262,6 +262,7 @@ int run_describe(Invocation& inv) {
   RestClient& rest = inv.session().rest();
   std::vector<std::pair<const api::KindInfo*, json>> objects;
   std::vector<std::string> errors;
+  bool by_prefix = false;
   auto list = [&](const api::KindInfo& k, const std::string& ns) {
     return rest.call("GET", api::collection_path(k, ns) + Query().add("labelSelector", selector).str()).value("items", json::array());
   };
@@ -285,8 +286,12 @@ int run_describe(Invocation& inv) {
       try {
         objects.push_back({r.kind, rest.call("GET", api::object_path(*r.kind, ns, r.name))});
       } catch (const api::StatusError& e) {
-        if (e.status().code != 404) throw;
-        // kubectl describes every object whose name starts with what was typed
+        // For `describe TYPE NAME` only, kubectl describes every object whose name starts with what was typed.
+        if (e.status().code != 404 || inv.args().size() != 2) {
+          errors.push_back(standard_error_message(e.status()));
+          continue;
+        }
+        by_prefix = true;
         bool any = false;
         for (auto& o : list(*r.kind, ns))
           if (str(o, "/metadata/name").rfind(r.name, 0) == 0) {
@@ -303,7 +308,10 @@ int run_describe(Invocation& inv) {
     if (!o.contains("kind")) o["kind"] = kind->kind;
     if (!o.contains("apiVersion")) o["apiVersion"] = kind->api_version();
     std::string text = describe_object(rest, *kind, o, show_events);
-    inv.out() << (first ? "" : "\n\n") << text;
+    // DescribeMatchingResources ends each description with a newline; the normal path separates them by a blank
+    // line.
+    if (by_prefix) inv.out() << text << "\n";
+    else inv.out() << (first ? "" : "\n\n") << text;
     first = false;
   }
   if (objects.empty() && errors.empty() && inv.args().size() <= 1 && files.empty()) {

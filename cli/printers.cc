@@ -167,27 +167,40 @@ bool value_less(const json& a, const json& b) {
   return a.dump() < b.dump();
 }
 
+// The order of objs by the field (stable; objects without it first). require_found: fail as SortObjects does when
+// no object has the field (TableSorter does not check).
 template <typename Get>
-void sort_by_path(std::vector<json>& objs, const std::string& sort_by, Get get_object) {
+std::vector<size_t> order_by_path(const std::vector<json>& objs, const std::string& sort_by, bool require_found,
+                                  Get get_object) {
   JsonPath jp = JsonPath::parse(relaxed_jsonpath(sort_by));
-  std::vector<std::pair<std::optional<json>, json>> keyed;
+  std::vector<std::optional<json>> keys;
   bool found_any = false;
-  for (auto& o : objs) {
+  for (const auto& o : objs) {
     auto results = jp.find_results(get_object(o));
     std::optional<json> key;
     if (!results.empty() && !results[0].empty()) key = results[0][0];
     found_any = found_any || key.has_value();
-    keyed.emplace_back(std::move(key), std::move(o));
+    keys.push_back(std::move(key));
   }
-  if (!found_any && !keyed.empty())
+  if (require_found && !found_any && !objs.empty())
     throw CliError("couldn't find any field with path \"" + relaxed_jsonpath(sort_by) + "\" in the list of objects");
-  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& x, const auto& y) {
-    if (!x.first) return true;
-    if (!y.first) return false;
-    return value_less(*x.first, *y.first);
+  std::vector<size_t> order(objs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    if (!keys[x]) return bool(keys[y]);
+    if (!keys[y]) return false;
+    return value_less(*keys[x], *keys[y]);
   });
-  objs.clear();
-  for (auto& [k, o] : keyed) objs.push_back(std::move(o));
+  return order;
+}
+
+template <typename Get>
+void sort_by_path(std::vector<json>& objs, const std::string& sort_by, bool require_found, Get get_object) {
+  std::vector<size_t> order = order_by_path(objs, sort_by, require_found, get_object);
+  std::vector<json> sorted;
+  sorted.reserve(objs.size());
+  for (size_t i : order) sorted.push_back(std::move(objs[i]));
+  objs = std::move(sorted);
 }
 
 }  // namespace
@@ -195,7 +208,7 @@ void sort_by_path(std::vector<json>& objs, const std::string& sort_by, Get get_o
 void sort_table(json& table, const std::string& sort_by) {
   if (!table.contains("rows") || !table["rows"].is_array()) return;
   std::vector<json> rows = table["rows"].get<std::vector<json>>();
-  sort_by_path(rows, sort_by, [](const json& row) -> const json& {
+  sort_by_path(rows, sort_by, false, [](const json& row) -> const json& {
     static const json empty = json::object();
     return row.contains("object") ? row["object"] : empty;
   });
@@ -203,7 +216,11 @@ void sort_table(json& table, const std::string& sort_by) {
 }
 
 void sort_items(std::vector<json>& items, const std::string& sort_by) {
-  sort_by_path(items, sort_by, [](const json& o) -> const json& { return o; });
+  sort_by_path(items, sort_by, true, [](const json& o) -> const json& { return o; });
+}
+
+std::vector<size_t> sorted_positions(const std::vector<json>& objects, const std::string& sort_by) {
+  return order_by_path(objects, sort_by, true, [](const json& o) -> const json& { return o; });
 }
 
 json without_managed_fields(json obj) {

@@ -46,10 +46,14 @@ class TablePrinter {
 };
 
 // Sorts a Table's rows by a JSONPath over each row's object (requested with includeObject=Object), as kubectl's
-// TableSorter does: strings bytewise, quantities by value, numbers by value. Throws on a bad path.
+// TableSorter does: strings bytewise, quantities by value, numbers by value; rows without the field first. Throws
+// on a bad path.
 void sort_table(nlohmann::json& table, const std::string& sort_by);
-// The same for a List's items (-o yaml/json/name... with --sort-by).
+// The same for a List's items (-o yaml/json/name... with --sort-by). Throws, as SortObjects does, when no object
+// has the field.
 void sort_items(std::vector<nlohmann::json>& items, const std::string& sort_by);
+// The positions of `objects` in sorted order, with the same rules as sort_items.
+std::vector<size_t> sorted_positions(const std::vector<nlohmann::json>& objects, const std::string& sort_by);
 
 // The -o flag and its companions, shared by every verb that prints objects.
 struct OutputFlags {
