@@ -1,11 +1,17 @@
-// kctl logs, exec and port-forward: the requests kubectl makes (pods/log, the WebSocket upgrades of pods/exec
-// and pods/portforward). The streams themselves come with the kubelet; until then the server's answer (503) is
-// printed as kubectl prints it.
+// kctl logs, exec and port-forward as kubectl makes them: pods/log (streamed with -f), exec over a WebSocket with
+// the v5 (or v4) channel protocol, and the port-forward upgrade (whose SPDY framing is not spoken here yet).
+#include <unistd.h>
+
+#include <optional>
+
 #include "api/resource_path.h"
 #include "api/selector.h"
+#include "api/websocket.h"
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "cli/remote_command.h"
 #include "cli/resource_args.h"
+#include "cli/terminal.h"
 
 namespace kctl::cli {
 
@@ -35,7 +41,7 @@ json find_pod(Invocation& inv, const std::string& arg) {
 
 // The container to use: -c, the kubectl.kubernetes.io/default-container annotation, else the first one (with
 // kubectl's notice when there are several).
-std::string pick_container(Invocation& inv, const json& pod, const std::string& wanted) {
+std::string pick_container(Invocation& inv, const json& pod, const std::string& wanted, bool quiet = false) {
   const json containers = pod.value("/spec/containers"_json_pointer, json::array());
   std::string names;
   for (const auto& c : containers) names += (names.empty() ? "" : ", ") + c.value("name", "");
@@ -49,7 +55,7 @@ std::string pick_container(Invocation& inv, const json& pod, const std::string& 
   std::string def = pod.value("/metadata/annotations"_json_pointer, json::object()).value("kubectl.kubernetes.io/default-container", "");
   if (!def.empty()) return def;
   if (containers.empty()) throw CliError("pod has no containers");
-  if (containers.size() > 1) inv.err() << "Defaulted container \"" << containers[0].value("name", "") << "\" out of: " << names << "\n";
+  if (containers.size() > 1 && !quiet) inv.err() << "Defaulted container \"" << containers[0].value("name", "") << "\" out of: " << names << "\n";
   return containers[0].value("name", "");
 }
 
@@ -95,6 +101,28 @@ int run_logs(Invocation& inv) {
   return 0;
 }
 
+// The exec WebSocket as a MessageSocket: binary messages only (v5 and v4 send nothing else).
+class WebSocketMessages : public MessageSocket {
+ public:
+  explicit WebSocketMessages(UpgradedConnection up)
+      : stream_(std::move(up.stream)), ws_(*stream_, true, std::move(up.buffered)) {}
+  ~WebSocketMessages() override {
+    ws_.close(1000);
+    stream_->shutdown();
+  }
+  bool read(std::string& message) override {
+    uint8_t opcode = 0;
+    while (ws_.read(opcode, message))
+      if (opcode == ws::kBinary) return true;
+    return false;
+  }
+  bool send(std::string_view message) override { return ws_.send_binary(message); }
+
+ private:
+  http::StreamPtr stream_;
+  ws::Connection ws_;
+};
+
 int run_exec(Invocation& inv) {
   std::string container;
   bool stdin_ = false, tty = false, quiet = false;
@@ -109,17 +137,43 @@ int run_exec(Invocation& inv) {
   std::string phase = pod.value("/status/phase"_json_pointer, std::string());
   if (phase == "Succeeded" || phase == "Failed")
     throw CliError("cannot exec into a container in a completed pod; current phase is " + phase);
+  // kubectl's SetupTTY: no terminal without stdin, and none when stdin is not a terminal.
+  if (tty && !stdin_) tty = false;
+  if (tty && !::isatty(STDIN_FILENO)) {
+    tty = false;
+    if (!quiet) inv.err() << "Unable to use a TTY - input is not a terminal or the right kind of file\n";
+  }
   Query q;
   for (const auto& c : inv.flags().after_dash()) q.add("command", c);
-  q.add("container", pick_container(inv, pod, container));
+  q.add("container", pick_container(inv, pod, container, quiet));
   if (stdin_) q.add("stdin", "true");
   if (!tty) q.add("stderr", "true");
   q.add("stdout", "true");
   if (tty) q.add("tty", "true");
-  inv.session().rest().upgrade(api::object_path(resolve_kind("pods"), pod.value("/metadata/namespace"_json_pointer, inv.session().ns()),
-                                                pod.value("/metadata/name"_json_pointer, std::string()), "exec") + q.str(),
-                               "v5.channel.k8s.io");
-  throw CliError("the server accepted the exec stream, but this kctl does not speak the v5.channel.k8s.io protocol yet");
+  std::string path = api::object_path(resolve_kind("pods"), pod.value("/metadata/namespace"_json_pointer, inv.session().ns()),
+                                      pod.value("/metadata/name"_json_pointer, std::string()), "exec") + q.str();
+  UpgradedConnection up = inv.session().rest().upgrade(path, {kChannelProtocolV5, kChannelProtocolV4});
+  RemoteCommandIO io;
+  io.v5 = up.protocol == kChannelProtocolV5;
+  if (stdin_) io.in_fd = STDIN_FILENO;
+  std::optional<RawTerminal> raw;
+  std::optional<WindowChanges> winch;
+  if (tty) {
+    inv.out().flush();
+    raw.emplace(STDIN_FILENO);
+    winch.emplace();
+    io.resize_fd = winch->fd();
+    int size_fd = ::isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO;
+    io.terminal_size = [size_fd] { return terminal_size(size_fd); };
+  }
+  RemoteCommandResult result;
+  {
+    WebSocketMessages socket(std::move(up));
+    result = run_remote_command(socket, io);
+  }
+  raw.reset();  // the terminal is back to normal before the error line
+  if (result.message.empty()) return result.exit_code;
+  throw CliError(result.message, true, result.exit_code);
 }
 
 int run_port_forward(Invocation& inv) {
@@ -134,7 +188,7 @@ int run_port_forward(Invocation& inv) {
   if (phase != "Running") throw CliError("unable to forward port because pod is not running. Current status=" + phase);
   inv.session().rest().upgrade(api::object_path(resolve_kind("pods"), pod.value("/metadata/namespace"_json_pointer, inv.session().ns()),
                                                 pod.value("/metadata/name"_json_pointer, std::string()), "portforward"),
-                               "SPDY/3.1+portforward.k8s.io");
+                               {"SPDY/3.1+portforward.k8s.io"});
   throw CliError("the server accepted the port-forward stream, but this kctl does not speak SPDY/3.1 yet");
 }
 

@@ -2,9 +2,12 @@
 // kubectl prints them ("Warning: ..."), connection errors in kubectl's words, and streamed lines for watches.
 #include "cli/rest_client.h"
 
+#include <sys/socket.h>
+
 #include <set>
 
 #include "api/http.h"
+#include "api/websocket.h"
 #include "cli/errors.h"
 
 namespace kctl::cli {
@@ -16,6 +19,8 @@ namespace {
 const char* kUserAgent = "kctl/0.1.0";
 // The 6 hours of kubectl's own watch timeout are the server's business; a stream has no read timeout here.
 constexpr int kStreamReadTimeoutSeconds = 0;
+// The most of a refused upgrade's answer kept for the error message.
+constexpr size_t kMaxUpgradeErrorBody = 1024 * 1024;
 
 std::string host_port(const std::string& server) {
   std::string rest = server.substr(server.find("://") + 3);
@@ -145,11 +150,41 @@ std::string RestClient::call_text(std::string_view method, const std::string& ta
   return send(method, target, "", "", accept).body;
 }
 
-void RestClient::upgrade(const std::string& target, const std::string& protocol) {
-  // The key is fixed: nothing here relies on the accept hash, the answer is checked for 101 only.
-  http::Headers h = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"},
-                     {"Sec-WebSocket-Key", "a2N0bC1leGVjLWtleS0wMQ=="}, {"Sec-WebSocket-Protocol", protocol}};
-  send("GET", target, "", "", "*/*", h);
+UpgradedConnection RestClient::upgrade(const std::string& target, const std::vector<std::string>& protocols) {
+  UpgradedConnection up;
+  try {
+    up.stream = http_->connect_stream(timeout_seconds_);
+  } catch (const http::ConnectError& e) {
+    throw_connect_error(server_, e.what());
+  }
+  std::string key = ws::make_key(), offered;
+  for (const auto& p : protocols) offered += (offered.empty() ? "" : ", ") + p;
+  std::string head = "GET " + target + " HTTP/1.1\r\nHost: " + http_->host() + ":" + std::to_string(http_->port()) +
+                     "\r\nUser-Agent: " + kUserAgent +
+                     "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Protocol: " + offered + "\r\n";
+  if (!token_.empty()) head += "Authorization: Bearer " + token_ + "\r\n";
+  head += "\r\n";
+  http::MessageReader reader(*up.stream);
+  http::Response r;
+  if (!up.stream->write_all(head) || reader.read_response_head(r) != http::MessageReader::Result::Ok)
+    throw CliError("an error occurred connecting to the remote host: the server closed the connection");
+  print_warnings(r.headers);
+  if (r.status != 101) {
+    reader.read_body(r.headers, r.body, kMaxUpgradeErrorBody, true);
+    throw api::StatusError(status_from_response(r.status, r.body));
+  }
+  // The stream is ours from here on: a session may stay idle for hours.
+  timeval none{0, 0};
+  ::setsockopt(up.stream->fd(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+  if (http::header(r.headers, "Sec-WebSocket-Accept") != ws::accept_key(key))
+    throw CliError("unable to upgrade connection: invalid Sec-WebSocket-Accept from the server");
+  up.protocol = http::header(r.headers, "Sec-WebSocket-Protocol");
+  bool known = false;
+  for (const auto& p : protocols) known = known || p == up.protocol;
+  if (!known) throw CliError("unable to upgrade connection: the server chose protocol \"" + up.protocol + "\"");
+  up.buffered = reader.take_buffered();
+  return up;
 }
 
 bool RestClient::stream_lines(const std::string& target, const std::string& accept,

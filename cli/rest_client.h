@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,14 @@ class Query {
   std::string q_;
 };
 
+// A connection that left HTTP: its stream, the subprotocol the server chose, and what the server sent right after
+// its 101 (the first WebSocket frames may arrive in the same read as the head).
+struct UpgradedConnection {
+  http::StreamPtr stream;
+  std::string protocol;
+  std::string buffered;
+};
+
 class RestClient {
  public:
   // Throws CliError for an https server (TLS comes with the security work) or an unusable URL.
@@ -44,9 +53,10 @@ class RestClient {
                       const std::string& content_type = "", const std::string& accept = kAcceptJson);
   // The same for a text answer (pods/log).
   std::string call_text(std::string_view method, const std::string& target, const std::string& accept);
-  // A WebSocket upgrade request (exec, port-forward) offering `protocol`. Returns when the server agreed (101);
-  // throws api::StatusError with the server's answer otherwise.
-  void upgrade(const std::string& target, const std::string& protocol);
+  // A WebSocket upgrade (exec, port-forward) on a connection of its own, offering `protocols` in order of
+  // preference. Returns the connection once the server agreed (101, with a valid Sec-WebSocket-Accept and one of
+  // the protocols); throws api::StatusError with the server's answer otherwise, as kubectl reports it.
+  UpgradedConnection upgrade(const std::string& target, const std::vector<std::string>& protocols);
   // GET of a streamed body, handing each complete line to on_line until it returns false or the stream ends.
   // Returns false when the server ended the stream.
   bool stream_lines(const std::string& target, const std::string& accept,
