@@ -28,7 +28,8 @@ void print_top_help(std::ostream& out) {
     if (any) out << "\n";
   }
   out << "Local cluster (the daemons on this machine, without systemd):\n"
-         "  local up|down|status  Start, stop or show a local cluster (kctl local --help)\n\n"
+         "  local up|down|status  Start, stop or show a local cluster (kctl local --help)\n"
+         "  image import|list|rm  Manage the node's images (kctl image --help)\n\n"
          "Usage:\n  kctl [flags] [options]\n\n"
          "Use \"kctl <command> --help\" for more information about a given command.\n"
          "Use \"kctl options\" for a list of global command-line options (applies to all commands).\n";

@@ -1,10 +1,11 @@
-// kctl-local: `kctl local up|down|status|supervise`, in a binary of its own so that kctl itself links no D-Bus
+// kctl-local: `kctl local up|down|status|supervise` and `kctl image ...`, in a binary of its own so that kctl itself links no D-Bus
 // and starts fast; kctl execs this one (from its own directory) for the `local` verb.
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli/image_command.h"
 #include "cli/local_cluster.h"
 
 namespace {
@@ -83,6 +84,7 @@ int local_command(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   // argv: kctl-local local VERB ...: the first argument is the "local" kctl was given.
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "image") return kctl::cli::image_command({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "local") args.erase(args.begin());
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     std::cout << kUsage;

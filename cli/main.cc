@@ -29,6 +29,6 @@ int exec_local(int argc, char** argv) {
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "local") return exec_local(argc, argv);
+  if (!args.empty() && (args[0] == "local" || args[0] == "image")) return exec_local(argc, argv);
   return kctl::cli::run_kctl(args);
 }

@@ -193,12 +193,17 @@ std::string ImageStore::normalize(const std::string& ref) {
 ImageStore::ImageStore(std::string root) : root_(std::move(root)) {
   fs::create_directories(fs::path(root_) / "rootfs");
   fs::create_directories(fs::path(root_) / "tmp");
-  load();
+  std::lock_guard lock(mutex_);
+  refresh();
 }
 
-void ImageStore::load() {
+void ImageStore::refresh() const {
   fs::path index = fs::path(root_) / "index.json";
-  if (!fs::exists(index)) return;
+  std::error_code ec;
+  auto mtime = fs::last_write_time(index, ec);
+  if (ec || mtime == loaded_mtime_) return;
+  loaded_mtime_ = mtime;
+  images_.clear();
   for (const auto& j : read_json(index).value("images", json::array())) {
     Image i;
     i.id = j.value("id", "");
@@ -225,6 +230,8 @@ void ImageStore::save() const {
     out << json{{"images", all}}.dump(2) << "\n";
   }
   fs::rename(index.string() + ".tmp", index);
+  std::error_code ec;
+  loaded_mtime_ = fs::last_write_time(index, ec);
 }
 
 std::string ImageStore::unpack(const std::string& path, ImageConfig& config) const {
@@ -270,6 +277,7 @@ Image ImageStore::import(const std::string& reference, const std::string& path) 
   std::string id = content_id(staging / "rootfs", size);
   fs::path final_dir = fs::path(root_) / "rootfs" / id.substr(7);
   std::lock_guard lock(mutex_);
+  refresh();
   if (fs::exists(final_dir))
     fs::remove_all(staging);
   else {
@@ -301,6 +309,7 @@ Image ImageStore::import(const std::string& reference, const std::string& path) 
 std::optional<Image> ImageStore::find(const std::string& reference) const {
   std::string name = normalize(reference);
   std::lock_guard lock(mutex_);
+  refresh();
   for (const auto& [id, img] : images_) {
     // By id: the whole "sha256:..." or a prefix of its hex long enough not to be a name by accident.
     if (id == reference || (reference.size() >= 12 && id.compare(7, reference.size(), reference) == 0)) return img;
@@ -311,6 +320,7 @@ std::optional<Image> ImageStore::find(const std::string& reference) const {
 
 std::vector<Image> ImageStore::list() const {
   std::lock_guard lock(mutex_);
+  refresh();
   std::vector<Image> out;
   for (const auto& [id, img] : images_) out.push_back(img);
   return out;
@@ -319,6 +329,7 @@ std::vector<Image> ImageStore::list() const {
 bool ImageStore::remove(const std::string& reference) {
   std::string name = normalize(reference);
   std::lock_guard lock(mutex_);
+  refresh();
   for (auto it = images_.begin(); it != images_.end(); ++it) {
     auto& names = it->second.names;
     auto pos = std::find(names.begin(), names.end(), name);

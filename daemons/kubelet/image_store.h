@@ -3,6 +3,7 @@
 // plus its config (entrypoint, cmd, env, working dir), and found by Kubernetes-style references.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -51,13 +52,15 @@ class ImageStore {
   static std::string normalize(const std::string& reference);
 
  private:
-  void load();
+  // Rereads index.json when it changed on disk: `kctl image` and the kubelet share the store. Under mutex_.
+  void refresh() const;
   void save() const;  // the index, written atomically
   std::string unpack(const std::string& path, ImageConfig& config) const;  // -> a staging dir with the rootfs
 
   std::string root_;
   mutable std::mutex mutex_;
-  std::map<std::string, Image> images_;  // by id; guarded by mutex_
+  mutable std::map<std::string, Image> images_;  // by id; guarded by mutex_
+  mutable std::filesystem::file_time_type loaded_mtime_{};
 };
 
 }  // namespace kctl::kubelet

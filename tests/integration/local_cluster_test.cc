@@ -119,8 +119,32 @@ TEST(LocalCluster, WorkersRunPodsThatReachEachOtherAcrossNodes) {
   auto from_master = run({"busybox", "wget", "-q", "-O", "-", "http://" + ip_a + "/"});
   EXPECT_EQ(from_master.out, "a\n") << from_master.err;
 
+  // kctl image on a node while its kubelet runs: an imported image runs, a missing one is reported, not fatal.
+  std::string node2 = "--root-dir=" + dir + "/nodes/kctl-worker-2";
+  r = run({kctl, "image", "import", node2, "example.org/tools:1.0", dir + "/images/busybox"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  r = run({kctl, "image", "list", node2});
+  EXPECT_NE(r.out.find("example.org/tools"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("docker.io/kctl/busybox"), std::string::npos) << r.out;
+  json tools = parse_json(pod_of("tools", "kctl-worker-2"));
+  tools["spec"]["containers"][0]["image"] = "example.org/tools:1.0";
+  json missing = parse_json(pod_of("missing", "kctl-worker-2"));
+  missing["spec"]["containers"][0]["image"] = "example.org/nope:1.0";
+  missing["spec"]["containers"][0]["imagePullPolicy"] = "Never";
+  ASSERT_EQ(kubectl({"create", "-f", "-"}, tools.dump()).rc, 0);
+  ASSERT_EQ(kubectl({"create", "-f", "-"}, missing.dump()).rc, 0);
+  wait = kubectl({"wait", "--for=condition=Ready", "pod/tools", "--timeout=60s"}, "", 90);
+  EXPECT_EQ(wait.rc, 0) << wait.out << wait.err;
+  wait = kubectl({"wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ErrImageNeverPull",
+                  "pod/missing", "--timeout=60s"}, "", 90);
+  EXPECT_EQ(wait.rc, 0) << wait.out << wait.err << kubectl({"get", "pod", "missing", "-o", "yaml"}).out;
+  r = run({kctl, "image", "rm", node2, "example.org/tools:1.0", "example.org/never:1.0"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("Deleted: example.org/tools:1.0"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("no such image: example.org/never:1.0"), std::string::npos) << r.err;
+
   std::vector<std::string> netns = {"kctl-worker-1", "kctl-worker-2"};
-  for (const auto& [ns, pod] : {std::pair{"demo", "web"}, {"default", "a"}, {"default", "b"}})
+  for (const auto& [ns, pod] : {std::pair{"demo", "web"}, {"default", "a"}, {"default", "b"}, {"default", "tools"}})
     netns.push_back("kctl-" + kubectl({"get", "pod", pod, "-n", ns, "-o", "jsonpath={.metadata.uid}"}).out);
 
   r = run({kctl, "local", "down", "--dir", dir}, "", 180);
