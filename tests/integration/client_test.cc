@@ -145,12 +145,22 @@ TEST_P(ClientTest, ResumableWatchSurvivesServerRestart) {
                      (ev.object.is_null() ? "" : ev.object["metadata"].value("name", "")));
     }
   });
+  // A failed assertion below must not leave the reader joinable (std::terminate): stop and join on any exit.
+  struct Join {
+    api::ResumableWatch& w;
+    std::thread& t;
+    ~Join() {
+      w.stop();
+      if (t.joinable()) t.join();
+    }
+  } join{w, reader};
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lock(mu);
     return seen.size() >= 2;
   }));
   server_->stop();  // the watch connection drops
   server_->start();
+  ASSERT_TRUE(eventually([&] { return answers(); }));  // on D-Bus, the name is owned just after /readyz
   p.create(pod("after"));
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lock(mu);
@@ -158,6 +168,7 @@ TEST_P(ClientTest, ResumableWatchSurvivesServerRestart) {
   }));
   w.stop();
   reader.join();
+  std::lock_guard lock(mu);
   EXPECT_EQ(seen, (std::vector<std::string>{"ADDED before", "SYNCED ", "ADDED after"}));
   EXPECT_GE(w.reconnects(), 1);
   EXPECT_EQ(w.relists(), 0);

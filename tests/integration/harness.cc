@@ -2,6 +2,8 @@
 // and the kubectl wrapper.
 #include "harness.h"
 
+#include "api/client.h"
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -159,9 +161,19 @@ void ApiServerProcess::start() {
     _exit(127);
   }
   client_ = std::make_unique<http::Client>(url());
+  // Ready: /readyz answers and, with a bus address, the API's name is owned on it (which comes just after).
+  std::string bus;
+  for (const auto& a : extra_)
+    if (a.rfind("--dbus-address=", 0) == 0) bus = a.substr(15);
+  bool http_ready = false;
   for (int i = 0; i < 200; ++i) {
     try {
-      if (client_->request("GET", "/readyz").status == 200) return;
+      if (!http_ready) http_ready = client_->request("GET", "/readyz").status == 200;
+      if (http_ready && bus.empty()) return;
+      if (http_ready) {
+        api::make_transport("dbus:" + bus)->version();
+        return;
+      }
     } catch (const std::exception&) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
