@@ -514,7 +514,7 @@ bool Session::goaway(uint32_t last_good_stream, uint32_t status) {
 // ---- portforward.k8s.io client
 
 PortForwardClient::PortForwardClient(http::Stream& stream, std::string buffered)
-    : stream_(stream), session_(stream, false, std::move(buffered)) {
+    : session_(stream, false, std::move(buffered)) {
   reader_ = std::thread([this] { reader_loop(); });
 }
 

@@ -227,6 +227,8 @@ class PortForwardStream {
 using PortForwardStreamPtr = std::unique_ptr<PortForwardStream>;
 
 // Runs a reader thread over an upgraded connection (raw SPDY, or a WebSocketTunnel) from construction to close().
+// The caller makes the upgrade (see kctl-apiserver's pods/portforward and kubectl-wire.md section 11) and keeps the
+// stream alive; the PortForwardStreams it opens must be destroyed before it.
 class PortForwardClient {
  public:
   // Limit on the bytes buffered per stream that the caller has not read yet: beyond it the reader thread waits,
@@ -254,7 +256,6 @@ class PortForwardClient {
   void reader_loop();
   StreamState* find(uint32_t id);  // mutex_ held
 
-  http::Stream& stream_;
   Session session_;
   std::thread reader_;
   std::mutex open_mutex_;     // held while opening streams (ids in order on the wire)
