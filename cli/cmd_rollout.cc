@@ -135,13 +135,14 @@ int run_history(Invocation& inv) {
   for (const auto& t : deployments(inv, files)) {
     json d = rest.call("GET", api::object_path(*t.kind, t.ns, t.name));
     auto revs = history(rest, d);
+    // kubectl prints the heading only once the history (or the revision) was found.
+    if (revision > 0 && !revs.empty() && !revs.count(revision)) throw CliError("unable to find the specified revision");
     inv.out() << "deployment.apps/" << t.name << " " << (revision > 0 ? "with revision #" + std::to_string(revision) : "") << "\n";
     if (revs.empty()) {
       inv.out() << "No rollout history found.\n";
       continue;
     }
     if (revision > 0) {
-      if (!revs.count(revision)) throw CliError("unable to find the specified revision");
       json tmpl = revs[revision].value("/spec/template"_json_pointer, json::object());
       std::string cause = revs[revision].value("/metadata/annotations"_json_pointer, json::object()).value(kChangeCauseAnnotation, "");
       if (!cause.empty()) tmpl["metadata"]["annotations"][kChangeCauseAnnotation] = cause;
@@ -215,11 +216,22 @@ int run_undo(Invocation& inv) {
     json patch = json::array({{{"op", "replace"}, {"path", "/spec/template"}, {"value", tmpl}},
                               {{"op", "replace"}, {"path", "/metadata/annotations"}, {"value", annotations}}});
     if (w.dry_run_mode() == DryRun::Client) {
-      printer.print(inv.out(), d, "rolled back");
+      // kubectl's rollbacker shows the template it would restore (hash label included) in place of "rolled back".
+      std::string text;
+      {
+        DescribeWriter dw(text);
+        describe_pod_template(dw, revs[target].value("/spec/template"_json_pointer, json::object()));
+      }
+      printer.print(inv.out(), d, text);
       continue;
     }
-    json result = rest.call("PATCH", api::object_path(*t.kind, t.ns, t.name) + w.query(false), patch.dump(),
-                            api::patch_content_type(api::PatchType::Json));
+    json result;
+    try {
+      result = rest.call("PATCH", api::object_path(*t.kind, t.ns, t.name) + w.query(false), patch.dump(),
+                         api::patch_content_type(api::PatchType::Json));
+    } catch (const api::StatusError& e) {
+      throw CliError("failed restoring revision " + std::to_string(target) + ": " + e.status().message);
+    }
     printer.print(inv.out(), result, "rolled back");
   }
   return 0;
@@ -256,7 +268,8 @@ int run_patch_verb(Invocation& inv, const std::string& verb) {
         bool pause = verb == "pause";
         if (d.value("/spec/paused"_json_pointer, false) == pause)
           throw CliError("deployments.apps \"" + t.name + "\" is " + (pause ? "already paused" : "not paused"));
-        patch = {{"spec", {{"paused", pause}}}};
+        // kubectl's patch is the difference of typed objects, where paused=false is omitted: resume removes it.
+        patch = {{"spec", {{"paused", pause ? json(true) : json(nullptr)}}}};
         done = pause ? "paused" : "resumed";
       }
       json result = w.dry_run_mode() == DryRun::Client ? d

@@ -82,6 +82,37 @@ class KctlWriteTest : public KctlTest {
   }
   void same_state(const std::string& what) { EXPECT_EQ(state("k", what), state("c", what)) << what; }
 
+  // kctl in namespace ns of that namespace's server (k: kubectl's, c: kctl's).
+  CmdResult kctl_in(const std::string& ns, std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {"env", "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kubeconfig_of(ns), "-n", ns};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv, input);
+    EXPECT_EQ(r.rc, 0) << joined(args) << ": " << r.out << r.err;
+    return r;
+  }
+  // What a deployment controller would have left behind for deployment "api" (image nginx:1) in ns: revision 1
+  // (nginx:0) and 2 (the current template) as ReplicaSets it owns, and a status that observed the spec.
+  void fake_deployment_controller(const std::string& ns) {
+    std::string uid = kctl_in(ns, {"get", "deploy", "api", "-o", "jsonpath={.metadata.uid}"}).out;
+    std::string rs;
+    for (int rev : {1, 2}) {
+      std::string hash = "h" + std::to_string(rev);
+      rs += "---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: api-" + hash +
+            "\n  labels:\n    app: api\n    pod-template-hash: " + hash +
+            "\n  annotations:\n    deployment.kubernetes.io/revision: \"" + std::to_string(rev) +
+            "\"\n  ownerReferences:\n  - apiVersion: apps/v1\n    kind: Deployment\n    name: api\n    uid: " + uid +
+            "\n    controller: true\n    blockOwnerDeletion: true\nspec:\n  replicas: " + std::to_string(rev - 1) +
+            "\n  selector:\n    matchLabels:\n      app: api\n      pod-template-hash: " + hash +
+            "\n  template:\n    metadata:\n      labels:\n        app: api\n        pod-template-hash: " + hash +
+            "\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:" + std::to_string(rev - 1) + "\n";
+    }
+    kctl_in(ns, {"create", "-f", "-"}, rs);
+    kctl_in(ns, {"patch", "deploy", "api", "--subresource=status", "--type=merge", "-p",
+                 R"({"status":{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,)"
+                 R"("availableReplicas":1,"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable"},)"
+                 R"({"type":"Progressing","status":"True","reason":"NewReplicaSetAvailable"}]}})"});
+  }
+
   std::unique_ptr<ApiServerProcess> kubectl_server_;
   std::unique_ptr<Kubectl> kubectl_side_;
 };
@@ -174,6 +205,64 @@ TEST_F(KctlWriteTest, RunExposeDeleteMatchKubectl) {
   both({"delete", "-f", file("all.yaml", kCompareManifests), "--now"});
   both({"delete", "deploy"});
   both({"get", "all"});
+}
+
+// rollout without a deployment controller (there is none yet): what a deployment with no ReplicaSets says, then
+// history, a revision's template, status, undo, restart, pause and resume over the ReplicaSets and status a
+// controller would have written (made here by hand).
+TEST_F(KctlWriteTest, RolloutMatchesKubectl) {
+  both({"create", "deployment", "api", "--image=nginx:1"});
+  both({"rollout", "history", "deploy/api"});
+  both({"rollout", "undo", "deploy/api"});
+  both({"rollout", "status", "deploy/api", "--watch=false"});
+  both({"rollout", "status", "deploy/api", "--timeout=1s"});
+  fake_deployment_controller("k");
+  fake_deployment_controller("c");
+  both({"rollout", "history", "deployment/api"});
+  both({"rollout", "history", "deploy/api", "--revision=1"});
+  both({"rollout", "history", "deploy/api", "--revision=7"});
+  both({"rollout", "status", "deploy/api"});
+  both({"rollout", "status", "deploy/api", "--revision=2"});
+  both({"rollout", "undo", "deploy/api", "--to-revision=1", "--dry-run=client"});
+  both({"rollout", "undo", "deploy/api", "--to-revision=1"});  // no annotations to replace: the patch fails
+  for (const char* ns : {"k", "c"}) kctl_in(ns, {"annotate", "deploy", "api", "deployment.kubernetes.io/revision=2"});
+  both({"rollout", "undo", "deploy/api", "--to-revision=1"});
+  same_state("deploy/api");
+  both({"rollout", "undo", "deploy/api", "--to-revision=9"});
+  both({"rollout", "restart", "deploy/api"});
+  both({"rollout", "pause", "deploy/api"});
+  both({"rollout", "pause", "deploy/api"});
+  both({"rollout", "resume", "deploy/api"});
+  both({"rollout", "status", "deploy/api", "--timeout=1s"});  // the new generation is not observed
+  same_state("deploy/api");
+}
+
+// wait: a condition that is not there (timeout), then is (a kubelet's Ready, written here by hand), a jsonpath,
+// and --for=delete ending when the object goes.
+TEST_F(KctlWriteTest, WaitMatchesKubectl) {
+  both({"run", "w1", "--image=busybox"});
+  both({"run", "w2", "--image=busybox"});
+  both({"wait", "pod/w1", "--for=condition=Ready", "--timeout=1s"});
+  for (const char* ns : {"k", "c"})
+    kctl_in(ns, {"patch", "pod", "w1", "--subresource=status", "--type=merge", "-p",
+                 R"({"status":{"conditions":[{"type":"Ready","status":"True"}]}})"});
+  both({"wait", "pod/w1", "--for=condition=Ready", "--timeout=5s"});
+  both({"wait", "pod/w1", "--for=condition=Ready=false", "--timeout=1s"});
+  both({"wait", "pods", "--all", "--for=jsonpath={.status.phase}=Pending", "--timeout=5s"});
+  both({"wait", "pod/nope", "--for=delete", "--timeout=1s"});
+  both({"wait", "pod/w1", "--for=nonsense"});
+  CmdResult k, c;
+  std::thread tk([&] { k = (*kubectl_side_)({"-n", "k", "wait", "pod/w2", "--for=delete", "--timeout=20s"}); });
+  std::thread tc([&] { c = kctl({"-n", "c", "wait", "pod/w2", "--for=delete", "--timeout=20s"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kctl_in("k", {"delete", "pod", "w2", "--wait=false"});
+  kctl_in("c", {"delete", "pod", "w2", "--wait=false"});
+  tk.join();
+  tc.join();
+  EXPECT_EQ(k.rc, 0) << k.err;
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_EQ(c.out, "pod/w2 condition met\n");
+  EXPECT_EQ(k.out, c.out);
 }
 
 // delete waits until the object is gone: a finalizer holds it, and removing the finalizer ends the wait.
