@@ -558,7 +558,10 @@ void PortForwardClient::reader_loop() {
         lock.unlock();
         session_.rst_stream(f.stream_id, kRefusedStream);
         break;
-      default:  // GOAWAY: streams in flight finish; SETTINGS, HEADERS, WINDOW_UPDATE: nothing to do
+      case kGoAway:  // streams in flight finish, new ones would be ignored
+        goaway_ = true;
+        break;
+      default:  // SETTINGS, HEADERS, WINDOW_UPDATE: nothing to do
         break;
     }
     cv_.notify_all();
@@ -581,6 +584,7 @@ PortForwardStreamPtr PortForwardClient::open(uint16_t port, std::string* error, 
     {
       std::lock_guard lock(mutex_);
       if (closed_) return fail("connection closed");
+      if (goaway_) return fail("the server is going away (GOAWAY)");
       p.reset(new PortForwardStream(*this, next_request_++));
       p->error_id_ = session_.next_stream_id();
       p->data_id_ = session_.next_stream_id();

@@ -265,7 +265,8 @@ class PortForwardClient {
   uint32_t next_request_ = 0;
   uint32_t next_ping_ = 1;
   std::map<uint32_t, bool> pings_;  // id -> answered
-  bool closed_ = false;             // the connection ended (EOF, GOAWAY, close())
+  bool closed_ = false;             // the connection ended (EOF, error, close())
+  bool goaway_ = false;             // the server takes no new streams
 };
 
 }  // namespace kctl::spdy

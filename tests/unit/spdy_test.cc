@@ -139,6 +139,21 @@ TEST(SpdyFrames, BadInputEndsTheSessionInsteadOfCrashing) {
   EXPECT_EQ(f.value, 9u);
 }
 
+TEST(PortForwardClient, OpensNothingAfterTheServersGoaway) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  auto server_stream = http::make_socket_stream(sv[0]), client_stream = http::make_socket_stream(sv[1]);
+  Session server(*server_stream, true);
+  ASSERT_TRUE(server.goaway(0));
+  PortForwardClient client(*client_stream);
+  std::string err;
+  // The first attempts may go out before the reader saw the GOAWAY; the server here answers nothing.
+  for (int i = 0; i < 50 && err.find("GOAWAY") == std::string::npos; ++i)
+    EXPECT_FALSE(client.open(80, &err, std::chrono::milliseconds(20)));
+  EXPECT_NE(err.find("GOAWAY"), std::string::npos) << err;
+  EXPECT_TRUE(client.alive());
+}
+
 // ---- The kubelet's port-forward session against the api/spdy client, over a socket pair.
 
 // A TCP server on 127.0.0.1 that answers each connection with "<port>:" + what it read, at the client's EOF.
