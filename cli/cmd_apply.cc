@@ -130,7 +130,7 @@ CommandInfo apply_command() {
           "Apply a configuration to a resource by file name or stdin. The resource name must be specified. This "
           "resource will be created if it doesn't exist yet. To use 'apply', always create the resource initially "
           "with either 'apply' or 'create --save-config'.\n\n JSON and YAML formats are accepted.",
-          "apply (-f FILENAME | -k DIRECTORY) [flags] [options]",
+          "apply (-f FILENAME | -k DIRECTORY) [options]",
           "  # Apply the configuration in pod.json to a pod\n  kctl apply -f ./pod.json\n\n"
           "  # Apply the JSON passed into stdin to a pod\n  cat pod.json | kctl apply -f -\n\n"
           "  # Apply every manifest of a directory, recursively\n  kctl apply -f ./manifests -R\n\n"

@@ -20,7 +20,7 @@ std::string words(const std::vector<std::string>& list) {
 int run_completion(Invocation& inv) {
   if (!inv.parse()) return 0;
   if (inv.args().size() != 1) throw CliError("Shell not specified.\nSee 'kctl completion -h' for help and examples");
-  if (inv.args()[0] != "bash") throw CliError("Unsupported shell type \"" + inv.args()[0] + "\".");
+  if (inv.args()[0] != "bash") throw CliError("Unsupported shell type \"" + inv.args()[0] + "\".\nSee 'kctl completion -h' for help and examples");
   std::vector<std::string> verbs, types;
   for (const auto& c : commands()) verbs.push_back(c.name);
   verbs.push_back("local");

@@ -146,7 +146,7 @@ int run_replace(Invocation& inv) {
 CommandInfo create_command() {
   CommandInfo c{"create", "Basic Commands (Beginner)", "Create a resource from a file or from stdin",
                 "Create a resource from a file or from stdin.\n\n JSON and YAML formats are accepted.",
-                "create -f FILENAME [flags] [options]",
+                "create -f FILENAME [options]",
                 "  # Create a pod using the data in pod.json\n  kctl create -f ./pod.json\n\n"
                 "  # Create a pod based on the JSON passed into stdin\n  cat pod.json | kctl create -f -\n\n"
                 "  # Create every manifest in a directory and its subdirectories\n  kctl create -f ./manifests/ -R\n\n"
@@ -163,7 +163,7 @@ CommandInfo replace_command() {
           "Replace a resource by file name or stdin.\n\n JSON and YAML formats are accepted. If replacing an existing "
           "resource, the complete resource spec must be provided. This can be obtained by\n\n"
           "        $ kctl get TYPE NAME -o yaml",
-          "replace -f FILENAME [flags] [options]",
+          "replace -f FILENAME [options]",
           "  # Replace a pod using the data in pod.json\n  kctl replace -f ./pod.json\n\n"
           "  # Replace a pod based on the JSON passed into stdin\n  cat pod.json | kctl replace -f -\n\n"
           "  # Force replace, delete and then re-create the resource\n  kctl replace --force -f ./pod.json",

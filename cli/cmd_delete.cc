@@ -175,7 +175,7 @@ CommandInfo delete_command() {
           " JSON and YAML formats are accepted. Only one type of argument may be specified: file names, resources "
           "and names, or resources and label selector.\n\n"
           " Like kubectl, kctl waits for each deleted object to be gone (it watches it) unless --wait=false.",
-          "delete ([-f FILENAME] | TYPE [(NAME | -l label | --all)]) [flags] [options]",
+          "delete ([-f FILENAME] | TYPE [(NAME | -l label | --all)]) [options]",
           "  # Delete a pod using the type and name specified in pod.json\n  kctl delete -f ./pod.json\n\n"
           "  # Delete pods and services with same names \"baz\" and \"foo\"\n  kctl delete pod,service baz foo\n\n"
           "  # Delete pods and services with label name=myLabel\n  kctl delete pods,services -l name=myLabel\n\n"

@@ -205,7 +205,7 @@ CommandInfo edit_command() {
           "previously saved versions of resources.\n\n"
           " The default format is YAML. To edit in JSON, specify \"-o json\".\n\n"
           " In the event an error occurs while updating, the file is reopened with the errors at the top.",
-          "edit (RESOURCE/NAME | -f FILENAME) [flags] [options]",
+          "edit (RESOURCE/NAME | -f FILENAME) [options]",
           "  # Edit the service named 'registry'\n  kctl edit svc/docker-registry\n\n"
           "  # Use an alternative editor\n  KUBE_EDITOR=\"nano\" kctl edit svc/docker-registry\n\n"
           "  # Edit the deployment 'mydeployment' in YAML and save the modified config in its annotation\n"

@@ -221,7 +221,7 @@ CommandInfo explain_command() {
           "a simple JSONPath identifier:\n\n        <type>.<fieldName>[.<fieldName>]\n\n"
           " Information about each field is retrieved from the server in OpenAPI format.\n\n"
           "Use \"kctl api-resources\" for a complete list of supported resources.",
-          "explain TYPE [--recursive=FALSE|TRUE] [--api-version=api-version-group] [flags] [options]",
+          "explain TYPE [--recursive=FALSE|TRUE] [--api-version=api-version-group] [options]",
           "  # Get the documentation of the resource and its fields\n  kctl explain pods\n\n"
           "  # Get all the fields in the resource\n  kctl explain pods --recursive\n\n"
           "  # Get the documentation of a specific field of a resource\n  kctl explain pods.spec.containers",

@@ -199,7 +199,7 @@ CommandInfo patch_command() {
   return {"patch", "Advanced Commands", "Update fields of a resource using strategic merge patch, a JSON merge patch, or a JSON patch",
           "Update fields of a resource using strategic merge patch, a JSON merge patch, or a JSON patch.\n\n"
           " JSON and YAML formats are accepted.",
-          "patch (-f FILENAME | TYPE NAME) [-p PATCH|--patch-file FILE] [flags] [options]",
+          "patch (-f FILENAME | TYPE NAME) [-p PATCH|--patch-file FILE] [options]",
           "  # Partially update a node using a strategic merge patch, specifying the patch as JSON\n"
           "  kctl patch node k8s-node-1 -p '{\"spec\":{\"unschedulable\":true}}'\n\n"
           "  # Update a container's image; spec.containers[*].name is required because it's a merge key\n"
@@ -220,7 +220,7 @@ CommandInfo label_command() {
           "label will result in an error.\n"
           "  *  If --resource-version is specified, then updates will use this resource version, otherwise the "
           "existing resource-version will be used.",
-          "label [--overwrite] (-f FILENAME | TYPE NAME) KEY_1=VAL_1 ... KEY_N=VAL_N [--resource-version=version] [flags] [options]",
+          "label [--overwrite] (-f FILENAME | TYPE NAME) KEY_1=VAL_1 ... KEY_N=VAL_N [--resource-version=version] [options]",
           "  # Update pod 'foo' with the label 'unhealthy' and the value 'true'\n  kctl label pods foo unhealthy=true\n\n"
           "  # Update pod 'foo' with the label 'status' and the value 'unhealthy', overwriting any existing value\n"
           "  kctl label --overwrite pods foo status=unhealthy\n\n"
@@ -238,7 +238,7 @@ CommandInfo annotate_command() {
           "Annotations are key/value pairs that can be larger than labels and include arbitrary string values such "
           "as structured JSON.\n\n Attempting to set an annotation that already exists will fail unless --overwrite "
           "is set.",
-          "annotate [--overwrite] (-f FILENAME | TYPE NAME) KEY_1=VAL_1 ... KEY_N=VAL_N [--resource-version=version] [flags] [options]",
+          "annotate [--overwrite] (-f FILENAME | TYPE NAME) KEY_1=VAL_1 ... KEY_N=VAL_N [--resource-version=version] [options]",
           "  # Update pod 'foo' with the annotation 'description' and the value 'my frontend'\n"
           "  kctl annotate pods foo description='my frontend'\n\n"
           "  # Update pod 'foo' by removing an annotation named 'description' if it exists\n"

@@ -75,7 +75,15 @@ int run_logs(Invocation& inv) {
   f.add_string("since-time", 0, &since_time, "Only return logs after a specific date (RFC3339).");
   if (!inv.parse()) return 0;
   if (inv.args().empty()) throw CliError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a required argument for the logs command");
-  json pod = find_pod(inv, inv.args()[0]);
+  json pod;
+  try {
+    pod = find_pod(inv, inv.args()[0]);
+  } catch (const api::StatusError& e) {
+    // kubectl logs wraps the lookup's error in its own words.
+    if (e.status().code != 404 || inv.args()[0].find('/') != std::string::npos) throw;
+    throw CliError("error from server (NotFound): pods \"" + inv.args()[0] + "\" not found in namespace \"" +
+                   inv.session().ns() + "\"");
+  }
   if (inv.args().size() > 1 && container.empty()) container = inv.args()[1];
   Query q;
   q.add("container", pick_container(inv, pod, container));

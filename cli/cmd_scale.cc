@@ -89,7 +89,7 @@ CommandInfo scale_command() {
           " Scale also allows users to specify one or more preconditions for the scale action.\n\n"
           " If --current-replicas or --resource-version is specified, it is validated before the scale is attempted, "
           "and it is guaranteed that the precondition holds true when the scale is sent to the server.",
-          "scale [--resource-version=version] [--current-replicas=count] --replicas=COUNT (-f FILENAME | TYPE NAME) [flags] [options]",
+          "scale [--resource-version=version] [--current-replicas=count] --replicas=COUNT (-f FILENAME | TYPE NAME) [options]",
           "  # Scale a replica set named 'foo' to 3\n  kctl scale --replicas=3 rs/foo\n\n"
           "  # If the deployment named mysql's current size is 2, scale mysql to 3\n"
           "  kctl scale --current-replicas=2 --replicas=3 deployment/mysql\n\n"

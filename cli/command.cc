@@ -2,6 +2,7 @@
 // where a failed verb's error is printed and turned into the exit code.
 #include "cli/command.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "cli/errors.h"
@@ -117,8 +118,10 @@ int run_subcommand(Invocation& inv, const std::vector<CommandInfo>& subs) {
   size_t i = 0;
   while (i < raw.size() && raw[i].size() > 1 && raw[i][0] == '-') i += inv.flags().takes_value(raw[i]) ? 2 : 1;
   if (i >= raw.size()) {
+    // kubectl's DefaultSubCommandRun: the help, and exit 1 unless the help was asked for.
     inv.print_help(inv.out());
-    return 0;
+    bool asked = std::find(raw.begin(), raw.end(), "--help") != raw.end() || std::find(raw.begin(), raw.end(), "-h") != raw.end();
+    return asked ? 0 : kErrorExitCode;
   }
   const CommandInfo* sub = find_command(subs, raw[i]);
   if (!sub) throw UsageError("unknown command \"" + raw[i] + "\" for \"kctl " + inv.path() + "\"");

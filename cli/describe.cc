@@ -333,7 +333,7 @@ CommandInfo describe_command() {
           " will first check for an exact match on TYPE and NAME_PREFIX. If no such resource exists, it will output "
           "details for every resource that has a name prefixed with NAME_PREFIX.\n\n"
           "Use \"kctl api-resources\" for a complete list of supported resources.",
-          "describe (-f FILENAME | TYPE [NAME_PREFIX | -l label] | TYPE/NAME) [flags] [options]",
+          "describe (-f FILENAME | TYPE [NAME_PREFIX | -l label] | TYPE/NAME) [options]",
           "  # Describe a node\n  kctl describe nodes kubernetes-node-emt8.c.myproject.internal\n\n"
           "  # Describe a pod\n  kctl describe pods/nginx\n\n"
           "  # Describe a pod identified by type and name in \"pod.json\"\n  kctl describe -f pod.json\n\n"

@@ -122,7 +122,8 @@ RestConfig resolve_config(const Kubeconfig& config, const ConfigOverrides& o) {
   if (!rc.context.empty()) {
     const auto* c = config.context(rc.context);
     if (c) ctx = c->value;
-    else if (!o.context.empty()) throw ConfigError("context was not found for specified context: " + rc.context);
+    else if (!o.context.empty())
+      throw ConfigError("Error in configuration: context was not found for specified context: " + rc.context);
     else if (o.cluster.empty() && o.server.empty())
       throw ConfigError("Error in configuration: context was not found for specified context: " + rc.context);
   }
@@ -131,12 +132,17 @@ RestConfig resolve_config(const Kubeconfig& config, const ConfigOverrides& o) {
   json cluster = json::object(), user = json::object();
   if (!cluster_name.empty()) {
     const auto* c = config.cluster(cluster_name);
+    // Worded as client-go's: a --cluster that names nothing has no server; a context's missing cluster fails
+    // the configuration's validation.
+    if (!c && o.server.empty() && !o.cluster.empty())
+      throw ConfigError("no server found for cluster \"" + cluster_name + "\"");
     if (!c && o.server.empty())
       throw ConfigError("Error in configuration: cluster \"" + cluster_name + "\" not found in kubeconfig");
     if (c) cluster = c->value;
   }
   if (!user_name.empty()) {
     if (const auto* u = config.user(user_name)) user = u->value;
+    else if (!o.user.empty()) throw ConfigError("auth info \"" + user_name + "\" does not exist");
   }
   rc.server = o.server.empty() ? str(cluster, "server") : o.server;
   rc.certificate_authority = o.certificate_authority.empty() ? str(cluster, "certificate-authority") : o.certificate_authority;
