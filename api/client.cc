@@ -183,7 +183,11 @@ class HttpWatchStream : public WatchStream {
     try {
       {
         std::lock_guard lock(mu_);
-        if (stopped_) return finish();
+        if (stopped_) {  // stopped before it started (finish() would take mu_ a second time)
+          ended_ = true;
+          cv_.notify_all();
+          return;
+        }
         client_ = std::make_unique<http::Client>(base_url_, http::ClientOptions{options_.bearer_token, 0, 1});
       }
       auto resp = client_->stream("GET", target_, {{"Accept", "application/json"}}, [&](std::string_view chunk) {
