@@ -153,7 +153,9 @@ int run_exec(Invocation& inv) {
   }
   Query q;
   for (const auto& c : inv.flags().after_dash()) q.add("command", c);
-  q.add("container", pick_container(inv, pod, container, quiet));
+  // A named container is the server's to check (kubectl's "Error from server (BadRequest): container x is not
+  // valid for pod y"); only the default is picked here.
+  q.add("container", container.empty() ? pick_container(inv, pod, container, quiet) : container);
   if (stdin_) q.add("stdin", "true");
   if (!tty) q.add("stderr", "true");
   q.add("stdout", "true");

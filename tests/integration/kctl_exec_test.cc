@@ -1,0 +1,90 @@
+// kctl exec and logs end to end: a real apiserver relaying the WebSocket upgrade to a real kubelet running the pod
+// as nspawn containers (inside a network namespace of the test), compared with what kubectl 1.33 prints and
+// returns for the same commands: output channels, the exit code, stdin and its end, a terminal, and errors.
+#include <sched.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "daemons/common/process.h"
+#include "kctl_compare.h"
+#include "node_harness.h"
+
+using namespace kctl;
+using namespace kctl::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class KctlExecTest : public KctlTest {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
+    run_process({"ip", "link", "set", "lo", "up"});
+    ensure_system_bus();
+  }
+  void SetUp() override {
+    KctlTest::SetUp();
+    root_ = make_temp_dir("kubelet");
+    kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, "10.244.1.0/24", "127.0.0.1");
+    ok({"create", "-f", "-"},
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: box\nspec:\n  nodeName: node-1\n  containers:\n"
+       "  - name: main\n    image: kctl/busybox\n    command: [sh, -c, 'echo started; sleep 1000']\n"
+       "  - name: side\n    image: kctl/busybox\n    command: [sleep, '1000']\n");
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (kctl({"get", "pod", "box", "-o", "jsonpath={.status.phase}"}).out != "Running") {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << kubelet_->log();
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  void TearDown() override {
+    kctl({"delete", "pod", "box", "--timeout=30s"});
+    kubelet_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  std::unique_ptr<KubeletProcess> kubelet_;
+  std::string root_;
+};
+
+TEST_F(KctlExecTest, ExecAndLogsMatchKubectl) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"exec", "box", "--", "sh", "-c", "echo out; echo err >&2"},
+           {"exec", "box", "-c", "side", "--", "hostname"},
+           {"exec", "pod/box", "-c", "main", "--", "sh", "-c", "exit 3"},
+           {"exec", "box", "-c", "main", "--", "sh", "-c", "kill -9 $$"},
+           {"exec", "box", "-c", "nope", "--", "true"},
+           {"exec", "box", "-c", "main", "--", "/no/such/command"},
+           {"exec", "box", "-c", "main"},
+           {"exec", "-t", "box", "-c", "main", "--", "sh", "-c", "test -t 0 || echo no-tty"},
+           {"logs", "box", "-c", "main"},
+           {"logs", "box"},
+           {"logs", "box", "-c", "main", "--tail=1"},
+       })
+    same(args);
+  // stdin reaches the command and its end ends it (v5's close of stdin).
+  same({"exec", "-i", "box", "-c", "main", "--", "sh", "-c", "tr a-z A-Z; echo done"}, "abc\n");
+  auto r = kctl({"exec", "-i", "box", "-c", "main", "--", "cat"}, std::string(200000, 'x'));
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.size(), 200000u);
+  EXPECT_EQ(kctl({"exec", "box", "-c", "main", "--", "sh", "-c", "exit 42"}).rc, 42);
+}
+
+// -it needs a terminal on the client's side: script(1) gives both tools one.
+TEST_F(KctlExecTest, TerminalSessions) {
+  auto in_script = [&](const std::string& tool) {
+    return run({"script", "-qec", tool + " exec -it box -c main -- sh -c 'tty; stty size'", "/dev/null"});
+  };
+  auto k = in_script(kubectl_->binary() + " --kubeconfig=" + kubectl_->kubeconfig());
+  auto c = in_script(kctl_binary() + " --kubeconfig=" + kubectl_->kubeconfig());
+  EXPECT_EQ(k.rc, 0) << k.out << k.err;
+  EXPECT_EQ(c.rc, 0) << c.out << c.err;
+  EXPECT_TRUE(contains(c.out, "/dev/pts/")) << c.out << c.err;
+  EXPECT_EQ(split_lines(k.out).size(), split_lines(c.out).size()) << "kubectl:\n" << k.out << "kctl:\n" << c.out;
+  if (split_lines(k.out).size() >= 2 && split_lines(c.out).size() >= 2) {
+    EXPECT_EQ(split_lines(k.out)[1], split_lines(c.out)[1]);  // the same terminal size reached the container
+  }
+}
+
+}  // namespace
