@@ -1,5 +1,5 @@
 // kctl logs, exec and port-forward as kubectl makes them: pods/log (streamed with -f), exec over a WebSocket with
-// the v5 (or v4) channel protocol, and the port-forward upgrade (whose SPDY framing is not spoken here yet).
+// the v5 (or v4) channel protocol, and port-forward as SPDY/3.1 tunnelled in a WebSocket.
 #include <unistd.h>
 
 #include <optional>
@@ -9,6 +9,7 @@
 #include "api/websocket.h"
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "cli/port_forward.h"
 #include "cli/remote_command.h"
 #include "cli/resource_args.h"
 #include "cli/terminal.h"
@@ -196,10 +197,16 @@ int run_port_forward(Invocation& inv) {
   json pod = find_pod(inv, inv.args()[0]);
   std::string phase = pod.value("/status/phase"_json_pointer, std::string());
   if (phase != "Running") throw CliError("unable to forward port because pod is not running. Current status=" + phase);
-  inv.session().rest().upgrade(api::object_path(resolve_kind("pods"), pod.value("/metadata/namespace"_json_pointer, inv.session().ns()),
-                                                pod.value("/metadata/name"_json_pointer, std::string()), "portforward"),
-                               {"SPDY/3.1+portforward.k8s.io"});
-  throw CliError("the server accepted the port-forward stream, but this kctl does not speak SPDY/3.1 yet");
+  std::vector<PortMapping> mappings = parse_port_mappings({inv.args().begin() + 1, inv.args().end()});
+  // kubectl's default: SPDY tunnelled in WebSocket binary messages (kubectl-wire.md section 11).
+  UpgradedConnection up = inv.session().rest().upgrade(
+      api::object_path(resolve_kind("pods"), pod.value("/metadata/namespace"_json_pointer, inv.session().ns()),
+                       pod.value("/metadata/name"_json_pointer, std::string()), "portforward"),
+      {spdy::kPortForwardTunnelProtocol});
+  ws::Connection conn(*up.stream, true, std::move(up.buffered));
+  spdy::WebSocketTunnel tunnel(conn);
+  spdy::PortForwardClient client(tunnel);
+  return forward_ports(client, std::move(mappings), addresses, inv.out(), inv.err());
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ class KctlExecTest : public KctlTest {
     kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, "10.244.1.0/24", "127.0.0.1");
     ok({"create", "-f", "-"},
        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: box\nspec:\n  nodeName: node-1\n  containers:\n"
-       "  - name: main\n    image: kctl/busybox\n    command: [sh, -c, 'echo started; sleep 1000']\n"
+       "  - name: main\n    image: kctl/busybox\n    command: [sh, -c, 'echo started; mkdir -p /www; "
+       "echo page-from-box > /www/index.html; exec httpd -f -p 8080 -h /www']\n"
        "  - name: side\n    image: kctl/busybox\n    command: [sleep, '1000']\n");
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (kctl({"get", "pod", "box", "-o", "jsonpath={.status.phase}"}).out != "Running") {
@@ -69,6 +70,32 @@ TEST_F(KctlExecTest, ExecAndLogsMatchKubectl) {
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out.size(), 200000u);
   EXPECT_EQ(kctl({"exec", "box", "-c", "main", "--", "sh", "-c", "exit 42"}).rc, 42);
+}
+
+// port-forward: kubectl's WebSocket-tunnelled SPDY through the apiserver to the kubelet, which connects to the
+// pod's port; several connections one after the other, and kubectl's lines.
+TEST_F(KctlExecTest, PortForwardReachesThePod) {
+  int local = free_port();
+  CmdResult pf;
+  std::thread bg([&] {
+    pf = run({"env", "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kubectl_->kubeconfig(), "port-forward",
+              "pod/box", std::to_string(local) + ":8080"}, "", 10);
+  });
+  std::string url = "http://127.0.0.1:" + std::to_string(local) + "/";
+  std::string page;
+  for (auto deadline = std::chrono::steady_clock::now() + 8s; std::chrono::steady_clock::now() < deadline;) {
+    page = run({"curl", "-sS", "--max-time", "3", url}, "", 5).out;
+    if (page == "page-from-box\n") break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(page, "page-from-box\n") << kubelet_->log();
+  EXPECT_EQ(run({"curl", "-sS", "--max-time", "3", url}, "", 5).out, "page-from-box\n");
+  bg.join();  // killed by run()'s timeout, as a user ends it with ^C
+  std::string l = std::to_string(local);
+  EXPECT_TRUE(contains(pf.out, "Forwarding from 127.0.0.1:" + l + " -> 8080\n")) << pf.out << pf.err;
+  EXPECT_TRUE(contains(pf.out, "Handling connection for " + l + "\n")) << pf.out << pf.err;
+  auto bad = kctl({"port-forward", "pod/box", "x:80"});
+  EXPECT_EQ(bad.rc, 1);
 }
 
 // -it needs a terminal on the client's side: script(1) gives both tools one.
