@@ -118,10 +118,15 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
        "", "", ""}};
   for (int i = 1; i <= options_.workers; ++i) {
     std::string node = net.node_name(i);
+    // Each node has its own bus, as each machine has its system bus; the kubelet owns org.kctl.Kubelet1 on it.
+    all.push_back({"dbus-daemon-" + node,
+                   {"--nofork", "--nopidfile", "--config-file=" + path("nodes/" + node + "/dbus/bus.conf")},
+                   path("nodes/" + node + "/dbus/bus"), "dbus-daemon", net.netns_path(i)});
     all.push_back({"kctl-kubelet-" + node,
                    {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
                     "--hostname-override=" + node, "--node-ip=" + net.node_ip(i), "--pod-cidr=" + net.pod_cidr(i),
-                    "--root-dir=" + path("nodes/" + node), "--node-labels=kctl.io/local-cluster=" + options_.name},
+                    "--root-dir=" + path("nodes/" + node), "--node-labels=kctl.io/local-cluster=" + options_.name,
+                    "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
                    "", "kctl-kubelet", net.netns_path(i)});
   }
   return all;
@@ -151,8 +156,13 @@ bool LocalCluster::write_bus_config(std::string& error) const {
     return false;
   }
   fs::create_directories(path("dbus"));
-  fs::remove(path("dbus/bus"));  // a socket left by a bus that was killed
-  write_file(path("dbus/bus.conf"), private_bus_config(path("dbus/bus"), policy));
+  std::vector<std::string> buses = {"dbus"};
+  for (int i = 1; i <= options_.workers; ++i) buses.push_back("nodes/" + network().node_name(i) + "/dbus");
+  for (const auto& b : buses) {
+    fs::create_directories(path(b));
+    fs::remove(path(b + "/bus"));  // a socket left by a bus that was killed
+    write_file(path(b + "/bus.conf"), private_bus_config(path(b + "/bus"), policy));
+  }
   return true;
 }
 

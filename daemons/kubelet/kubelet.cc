@@ -400,6 +400,11 @@ bool Kubelet::container_running(const std::string& id) const {
   return runtime_->state(id).phase == ContainerState::Phase::Running;
 }
 
+json Kubelet::pod_object(const std::string& ns, const std::string& name) const {
+  api::ObjectPtr p = pods_ ? pods_->get(ns + "/" + name) : nullptr;
+  return p ? *p : json();
+}
+
 std::vector<json> Kubelet::pods_summary() const {
   std::vector<json> out;
   if (!pods_) return out;

@@ -84,6 +84,7 @@ class Kubelet {
 
   // For D-Bus and tests.
   std::vector<nlohmann::json> pods_summary() const;  // namespace, name, uid, phase, podIP
+  nlohmann::json pod_object(const std::string& ns, const std::string& name) const;  // null when not bound here
   bool ready() const { return ready_; }
   const std::string& node_name() const { return options_.node.name; }
   std::string pod_cidr() const;

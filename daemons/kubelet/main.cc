@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemons/common/daemon.h"
+#include "daemons/kubelet/dbus_kubelet.h"
 #include "daemons/kubelet/kubelet.h"
 #include "daemons/kubelet/kubelet_server.h"
 
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   kubelet::KubeletOptions o;
-  std::string node_labels, shim;
+  std::string node_labels, shim, dbus_address, dbus_mode = "on";
   int port = o.node.kubelet_port, max_pods = o.node.max_pods;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
   flags.add("apiserver", &o.apiserver, "the API server endpoint: http(s)://HOST:PORT or dbus:[BUS-ADDRESS]");
@@ -40,9 +41,15 @@ int main(int argc, char** argv) {
   flags.add("shim", &shim, "the container shim binary (default: kctl-shim beside this program)");
   flags.add("port", &port, "the port logs, exec and port-forward are served on");
   flags.add("max-pods", &max_pods, "the node's pod capacity");
+  flags.add("dbus-address", &dbus_address, "the bus to own org.kctl.Kubelet1 on (default: the system bus)");
+  flags.add("dbus", &dbus_mode, "on: export org.kctl.Kubelet1 on D-Bus; none: do not");
   flags.parse(argc, argv);
   set_log_identifier("kctl-kubelet");
   if (o.node.name.empty()) o.node.name = hostname();
+  if (dbus_mode != "on" && dbus_mode != "none") {
+    std::cerr << "kctl-kubelet: --dbus must be on or none\n";
+    return 2;
+  }
   if (o.node.internal_ip.empty()) {
     std::cerr << "kctl-kubelet: --node-ip is required\n";
     return 2;
@@ -80,10 +87,29 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot serve on port ") + std::to_string(port) + ": " + e.what());
     return 1;
   }
+  // org.kctl.Kubelet1: on a given bus it must work; on the system bus, its absence is only a warning.
+  std::unique_ptr<kubelet::DbusKubelet> dbus;
+  if (dbus_mode == "on") {
+    std::string bus = dbus_address.empty() ? std::string("the system bus") : dbus_address;
+    try {
+      dbus = std::make_unique<kubelet::DbusKubelet>(k, dbus_address, [bus](const std::string& why) {
+        log(LogLevel::Error, "lost the D-Bus connection to " + bus + ": " + why + "; exiting to be restarted");
+        ::kill(::getpid(), SIGTERM);
+      });
+      log(LogLevel::Info, "serving org.kctl.Kubelet1 on " + bus + " as " + dbus->unique_name());
+    } catch (const std::exception& e) {
+      if (!dbus_address.empty()) {
+        log(LogLevel::Error, "cannot serve on D-Bus at " + dbus_address + ": " + e.what());
+        return 1;
+      }
+      log(LogLevel::Warning, std::string("not on D-Bus: ") + e.what() + " (--dbus=none turns this off)");
+    }
+  }
   log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (k.ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
   wait_for_termination();
   notify_stopping();
+  dbus.reset();
   server.reset();
   k.stop();
   return 0;

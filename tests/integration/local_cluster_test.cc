@@ -103,6 +103,27 @@ TEST(LocalCluster, WorkersRunPodsThatReachEachOtherAcrossNodes) {
   auto logs = kubectl({"logs", "-n", "demo", "web", "-c", "writer", "--tail=1"});
   EXPECT_NE(logs.out.find("hello from web"), std::string::npos) << logs.out << logs.err;
 
+  // Each worker's kubelet on its node's own bus, as busctl shows it.
+  std::string bus = "--address=unix:path=" + dir + "/nodes/kctl-worker-1/dbus/bus";
+  auto prop = [&](const std::string& name) {
+    return run({"busctl", bus, "get-property", "org.kctl.Kubelet1", "/org/kctl/Kubelet1", "org.kctl.Kubelet1", name}).out;
+  };
+  EXPECT_EQ(prop("NodeName"), "s \"kctl-worker-1\"\n");
+  EXPECT_EQ(prop("Ready"), "b true\n");
+  EXPECT_EQ(prop("PodCIDR"), "s \"10.244.1.0/24\"\n");
+  EXPECT_EQ(prop("RunningPods"), "u 1\n");
+  auto listed = run({"busctl", bus, "--json=short", "call", "org.kctl.Kubelet1", "/org/kctl/Kubelet1",
+                     "org.kctl.Kubelet1", "ListPods"});
+  EXPECT_NE(listed.out.find("[\"demo\",\"web\",\"" + web["metadata"]["uid"].get<std::string>() + "\",\"Running\""),
+            std::string::npos) << listed.out << listed.err;
+  auto got = run({"busctl", bus, "--json=short", "call", "org.kctl.Kubelet1", "/org/kctl/Kubelet1",
+                  "org.kctl.Kubelet1", "GetPod", "ss", "demo", "web"});
+  EXPECT_EQ(parse_json(parse_json(got.out)["data"][0].get<std::string>())["metadata"]["uid"], web["metadata"]["uid"]);
+  EXPECT_EQ(run({"busctl", bus, "call", "org.kctl.Kubelet1", "/org/kctl/Kubelet1", "org.kctl.Kubelet1", "Sync"}).rc, 0);
+  auto nobody = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "busctl", bus, "call",
+                     "org.kctl.Kubelet1", "/org/kctl/Kubelet1", "org.kctl.Kubelet1", "Sync"});
+  EXPECT_NE(nobody.rc, 0) << "only root may make the kubelet sync";
+
   // One pod per worker, each fetching the other's page by pod IP.
   ASSERT_EQ(kubectl({"create", "-f", "-"}, pod_of("a", "kctl-worker-1")).rc, 0);
   ASSERT_EQ(kubectl({"create", "-f", "-"}, pod_of("b", "kctl-worker-2")).rc, 0);

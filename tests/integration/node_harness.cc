@@ -41,7 +41,7 @@ KubeletProcess::~KubeletProcess() { stop(); }
 void KubeletProcess::start() {
   std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + apiserver_,
                                    "--hostname-override=" + name_, "--node-ip=" + node_ip_,
-                                   "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_};
+                                   "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_, "--dbus=none"};
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open((root_ + "/kubelet.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
