@@ -358,7 +358,12 @@ TEST_F(DbusTest, ClientWatchOfManyEventsKeepsOrder) {
   auto w = p.watch(from(rv));
   constexpr int kEvents = 300;
   std::thread writer([&] {
-    for (int i = 0; i < kEvents; ++i) p.create(pod("m" + std::to_string(i)));
+    try {
+      for (int i = 0; i < kEvents; ++i) p.create(pod("m" + std::to_string(i)));
+    } catch (const api::StatusError& e) {
+      ADD_FAILURE() << "create: " << e.status().message << "\n" << server_->log();
+      w->stop();
+    }
   });
   api::WatchEvent ev;
   int64_t last = 0;

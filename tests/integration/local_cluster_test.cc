@@ -3,6 +3,7 @@
 // the example pod runs, pods on different nodes reach each other, and down leaves nothing behind.
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <sched.h>
 
@@ -100,7 +101,12 @@ TEST(LocalCluster, WorkersRunPodsThatReachEachOtherAcrossNodes) {
   EXPECT_EQ(web["status"]["podIP"].get<std::string>().rfind("10.244.1.", 0), 0u) << web["status"];
   auto page = kubectl({"exec", "-n", "demo", "web", "-c", "writer", "--", "wget", "-q", "-O", "-", "http://localhost/"});
   EXPECT_NE(page.out.find("hello from web on kctl-worker-1"), std::string::npos) << page.out << page.err;
-  auto logs = kubectl({"logs", "-n", "demo", "web", "-c", "writer", "--tail=1"});
+  // The writer's first fetch may come before httpd listens; it tries every 5 s.
+  CmdResult logs;
+  for (int i = 0; i < 40 && logs.out.find("hello from web") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    logs = kubectl({"logs", "-n", "demo", "web", "-c", "writer", "--tail=1"});
+  }
   EXPECT_NE(logs.out.find("hello from web"), std::string::npos) << logs.out << logs.err;
 
   // Each worker's kubelet on its node's own bus, as busctl shows it.
