@@ -221,9 +221,8 @@ apiVersion: v1
 kind: ConfigMap
 metadata:
   name: settings
-data:
+data:  # one key: kubectl describe prints a ConfigMap's data in Go's random map order
   mode: fast
-  level: "3"
 ---
 apiVersion: v1
 kind: Namespace
