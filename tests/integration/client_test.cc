@@ -29,15 +29,6 @@ json pod(const std::string& name, const json& labels = json::object(), const std
   return p;
 }
 
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 // Every case runs over HTTP (the server's port) and over D-Bus (the same server on a private dbus-daemon).
 class ClientTest : public ::testing::TestWithParam<std::string> {
  protected:

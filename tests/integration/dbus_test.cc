@@ -47,15 +47,6 @@ api::ListOptions from(const std::string& resource_version) {
   return o;
 }
 
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 // A private bus with an apiserver on it; the apiserver's HTTP is ready before it owns its name, so wait for that.
 class DbusTest : public ::testing::Test {
  protected:

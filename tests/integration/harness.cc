@@ -262,4 +262,13 @@ CmdResult Kubectl::operator()(const std::vector<std::string>& args, const std::s
   return run(argv, input, timeout);
 }
 
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
 }  // namespace kctl::test

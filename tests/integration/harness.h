@@ -3,6 +3,8 @@
 // kubeconfig and cache.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,5 +78,8 @@ class Kubectl {
 };
 
 nlohmann::json parse_json(const std::string& s);
+
+// Polls cond every 20 ms until it holds or `timeout` passes; the last answer counts.
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace kctl::test
