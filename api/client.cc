@@ -99,6 +99,11 @@ ResourceClient Client::resource(std::string_view name, const std::string& ns) co
 
 namespace {
 
+// The HTTP client settings for this client's options: its credentials, and a timeout and pool size per use.
+http::ClientOptions http_options(const ClientOptions& o, int timeout_seconds, size_t max_idle) {
+  return http::ClientOptions{o.bearer_token, timeout_seconds, max_idle, o.tls};
+}
+
 Status unreachable(const std::string& endpoint, const std::string& why) {
   Status s = Status::service_unavailable("cannot reach the API server at " + endpoint + ": " + why);
   return s;
@@ -188,7 +193,7 @@ class HttpWatchStream : public WatchStream {
           cv_.notify_all();
           return;
         }
-        client_ = std::make_unique<http::Client>(base_url_, http::ClientOptions{options_.bearer_token, 0, 1});
+        client_ = std::make_unique<http::Client>(base_url_, http_options(options_, 0, 1));
       }
       auto resp = client_->stream("GET", target_, {{"Accept", "application/json"}}, [&](std::string_view chunk) {
         pending.append(chunk);
@@ -255,7 +260,7 @@ class HttpTransport : public Transport {
   HttpTransport(std::string base_url, ClientOptions options)
       : base_url_(std::move(base_url)),
         options_(std::move(options)),
-        http_(base_url_, http::ClientOptions{options_.bearer_token, options_.timeout_seconds, 16}) {}
+        http_(base_url_, http_options(options_, options_.timeout_seconds, 16)) {}
 
   json get(const KindInfo& kind, const std::string& ns, const std::string& name, const std::string& sub) override {
     return call("GET", object_path(kind, ns, name, sub));

@@ -13,6 +13,7 @@
 #include "api/patch.h"
 #include "api/registry.h"
 #include "api/status.h"
+#include "api/tls.h"
 
 namespace kctl::api {
 
@@ -52,6 +53,7 @@ using WatchStreamPtr = std::unique_ptr<WatchStream>;
 
 struct ClientOptions {
   std::string bearer_token;
+  http::TlsClientOptions tls;  // for https:// endpoints
   std::string user_agent = "kctl";
   int timeout_seconds = 60;  // per request (not watches)
 };

@@ -1,5 +1,5 @@
 // HTTP/1.1 messages and their wire format, shared by kctl's HTTP server and client: requests, responses, headers,
-// chunked bodies, URL and query encoding, and the byte stream (a socket; TLS later) they travel on.
+// chunked bodies, URL and query encoding, and the byte stream (a socket, or TLS over one: api/tls.h) they travel on.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +61,9 @@ class Stream {
   virtual bool write_all(std::string_view data) = 0;
   virtual void shutdown() = 0;  // wakes up a blocked reader (used to stop servers)
   virtual int fd() const = 0;
+  // Bytes already received and decoded but not read yet (TLS records): a reader that polls fd() must read these
+  // first, as poll() cannot see them.
+  virtual size_t pending() const { return 0; }
 };
 using StreamPtr = std::unique_ptr<Stream>;
 

@@ -24,9 +24,11 @@ Client::Client(const std::string& base_url, ClientOptions options) : options_(st
   if (rest.rfind("http://", 0) == 0) {
     rest = rest.substr(7);
   } else if (rest.rfind("https://", 0) == 0) {
-    throw std::invalid_argument("https endpoints are not supported yet: " + base_url);
+    rest = rest.substr(8);
+    port_ = 443;
+    tls_ = TlsContext::for_client(options_.tls);
   } else {
-    throw std::invalid_argument("endpoint must start with http://: " + base_url);
+    throw std::invalid_argument("endpoint must start with http:// or https://: " + base_url);
   }
   if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
   if (!rest.empty() && rest[0] == '[') {  // [v6]:port
@@ -57,12 +59,17 @@ std::unique_ptr<Client::Connection> Client::connect(int timeout_seconds) {
     if (fd < 0) continue;
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
       freeaddrinfo(res);
+      res = nullptr;
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       timeval tv{timeout_seconds, 0};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       auto c = std::make_unique<Connection>();
-      c->stream = make_socket_stream(fd);
+      try {
+        c->stream = tls_ ? tls_->connect(fd, host_, timeout_seconds) : make_socket_stream(fd);
+      } catch (const TlsError& e) {
+        throw ConnectError(e.what());
+      }
       c->reader = std::make_unique<MessageReader>(*c->stream);
       return c;
     }

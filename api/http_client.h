@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "api/tls.h"
 
 namespace kctl::http {
 
@@ -20,11 +21,13 @@ struct ClientOptions {
   std::string bearer_token;
   int timeout_seconds = 60;  // per read; watches pass their own
   size_t max_idle_connections = 16;
+  TlsClientOptions tls;  // for https:// servers
 };
 
 class Client {
  public:
-  // base_url: http://host:port (https comes with the security work).
+  // base_url: http://host:port or https://host:port. Throws std::invalid_argument for another URL and TlsError
+  // when the TLS options cannot be used (a certificate file missing or not PEM).
   explicit Client(const std::string& base_url, ClientOptions options = {});
   ~Client();
 
@@ -58,6 +61,7 @@ class Client {
   std::string host_;
   int port_ = 80;
   ClientOptions options_;
+  TlsContextPtr tls_;  // set for https
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
   Stream* streaming_ = nullptr;                     // guarded by mutex_: the connection stream() reads

@@ -2,7 +2,12 @@
 // serves kctl and kubectl alike.
 #include "cli/kubeconfig.h"
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -145,10 +150,17 @@ RestConfig resolve_config(const Kubeconfig& config, const ConfigOverrides& o) {
     else if (!o.user.empty()) throw ConfigError("auth info \"" + user_name + "\" does not exist");
   }
   rc.server = o.server.empty() ? str(cluster, "server") : o.server;
-  rc.certificate_authority = o.certificate_authority.empty() ? str(cluster, "certificate-authority") : o.certificate_authority;
-  rc.certificate_authority_data = o.certificate_authority.empty() ? str(cluster, "certificate-authority-data") : "";
+  rc.certificate_authority = str(cluster, "certificate-authority");
+  rc.certificate_authority_data = str(cluster, "certificate-authority-data");
+  rc.insecure_skip_tls_verify = cluster.value("insecure-skip-tls-verify", false);
+  // As client-go: --insecure-skip-tls-verify clears the kubeconfig's CA, and --certificate-authority its
+  // insecure-skip-tls-verify and CA data (else a kubeconfig with a CA could never be used insecurely).
+  if (o.insecure_skip_tls_verify || !o.certificate_authority.empty()) {
+    rc.insecure_skip_tls_verify = o.insecure_skip_tls_verify;
+    rc.certificate_authority = o.certificate_authority;
+    rc.certificate_authority_data.clear();
+  }
   rc.tls_server_name = o.tls_server_name.empty() ? str(cluster, "tls-server-name") : o.tls_server_name;
-  rc.insecure_skip_tls_verify = o.insecure_skip_tls_verify || cluster.value("insecure-skip-tls-verify", false);
   rc.client_certificate = o.client_certificate.empty() ? str(user, "client-certificate") : o.client_certificate;
   rc.client_certificate_data = o.client_certificate.empty() ? str(user, "client-certificate-data") : "";
   rc.client_key = o.client_key.empty() ? str(user, "client-key") : o.client_key;
@@ -169,6 +181,16 @@ RestConfig resolve_config(const Kubeconfig& config, const ConfigOverrides& o) {
     rc.server = (tls ? "https://" : "http://") + rc.server;
   }
   while (rc.server.size() > 8 && rc.server.back() == '/') rc.server.pop_back();
+  // client-go's validation of the files a cluster and a user name, in its words.
+  auto readable = [](const std::string& what, const std::string& path, const std::string& owner) {
+    if (path.empty() || ::access(path.c_str(), R_OK) == 0) return;
+    std::string why = std::strerror(errno);
+    if (!why.empty()) why[0] = char(std::tolower(why[0]));  // Go's syscall error texts are lower case
+    throw ConfigError("unable to read " + what + " " + path + " for " + owner + " due to open " + path + ": " + why);
+  };
+  readable("certificate-authority", rc.certificate_authority, cluster_name);
+  readable("client-cert", rc.client_certificate, user_name);
+  readable("client-key", rc.client_key, user_name);
   if (!o.namespace_.empty()) {
     rc.namespace_ = o.namespace_;
     rc.namespace_from_flag = true;

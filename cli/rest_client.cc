@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "api/go_json.h"
 #include "api/http.h"
 #include "api/websocket.h"
 #include "cli/errors.h"
@@ -93,21 +94,54 @@ api::Status status_from_response(int http_status, const std::string& body) {
     case 503: s.reason = "ServiceUnavailable"; s.message = body.empty() ? "the server is currently unable to handle the request" : body; break;
     default: s.reason = http_status >= 500 ? "InternalError" : "BadRequest"; s.message = body; break;
   }
+  while (!s.message.empty() && (s.message.back() == '\n' || s.message.back() == '\r')) s.message.pop_back();
   return s;
 }
 
+namespace {
+// The TLS settings of a resolved configuration; kubeconfig's *-data fields are base64 of PEM.
+http::TlsClientOptions tls_options(const RestConfig& c) {
+  auto decode = [](const std::string& b64, const char* field) {
+    if (b64.empty()) return std::string();
+    auto pem = api::base64_decode(b64);
+    if (!pem) throw CliError(std::string("error loading config: ") + field + ": illegal base64 data");
+    return *pem;
+  };
+  http::TlsClientOptions o;
+  o.ca_file = c.certificate_authority;
+  o.ca_data = decode(c.certificate_authority_data, "certificate-authority-data");
+  o.cert_file = c.client_certificate;
+  o.cert_data = decode(c.client_certificate_data, "client-certificate-data");
+  o.key_file = c.client_key;
+  o.key_data = decode(c.client_key_data, "client-key-data");
+  o.server_name = c.tls_server_name;
+  o.insecure_skip_verify = c.insecure_skip_tls_verify;
+  return o;
+}
+}  // namespace
+
 RestClient::RestClient(const RestConfig& config, std::ostream& warnings, int timeout_seconds)
     : server_(config.server), token_(config.token), warnings_(warnings), timeout_seconds_(timeout_seconds) {
-  if (server_.rfind("https://", 0) == 0)
-    throw CliError("the server " + server_ +
-                   " uses https, which kctl does not speak yet (TLS comes with the security work); use an http:// "
-                   "server, e.g. the one `kctl local up` starts");
-  if (server_.rfind("http://", 0) != 0) throw CliError("unsupported server URL \"" + server_ + "\": expected http://HOST:PORT");
+  bool https = server_.rfind("https://", 0) == 0;
+  if (!https && server_.rfind("http://", 0) != 0)
+    throw CliError("unsupported server URL \"" + server_ + "\": expected http://HOST:PORT or https://HOST:PORT");
+  if (https) {
+    tls_ = tls_options(config);
+    // client-go refuses a CA together with insecure-skip-tls-verify.
+    if (tls_.insecure_skip_verify && (!tls_.ca_file.empty() || !tls_.ca_data.empty()))
+      throw CliError("specifying a root certificates file with the insecure flag is not allowed");
+  }
   try {
-    http_ = std::make_unique<http::Client>(server_, http::ClientOptions{token_, timeout_seconds_, 4});
+    http_ = std::make_unique<http::Client>(server_, http_options(timeout_seconds_, 4));
+  } catch (const http::TlsError& e) {
+    throw CliError(e.what());
   } catch (const std::exception& e) {
     throw CliError(std::string("invalid server URL: ") + e.what());
   }
+}
+
+http::ClientOptions RestClient::http_options(int timeout_seconds, size_t max_idle) const {
+  return http::ClientOptions{token_, timeout_seconds, max_idle, tls_};
 }
 
 void RestClient::print_warnings(const http::Headers& headers) {
@@ -189,7 +223,7 @@ UpgradedConnection RestClient::upgrade(const std::string& target, const std::vec
 
 bool RestClient::stream_lines(const std::string& target, const std::string& accept,
                               const std::function<bool(std::string_view)>& on_line) {
-  if (!stream_http_) stream_http_ = std::make_unique<http::Client>(server_, http::ClientOptions{token_, 0, 1});
+  if (!stream_http_) stream_http_ = std::make_unique<http::Client>(server_, http_options(0, 1));
   http::Headers h = {{"Accept", accept}, {"User-Agent", kUserAgent}};
   std::string pending;
   bool stopped = false, first = true;
@@ -230,6 +264,7 @@ api::Transport& RestClient::transport() {
     o.bearer_token = token_;
     o.user_agent = kUserAgent;
     o.timeout_seconds = timeout_seconds_;
+    o.tls = tls_;
     transport_ = api::make_http_transport(server_, o);
   }
   return *transport_;

@@ -44,7 +44,7 @@ struct UpgradedConnection {
 
 class RestClient {
  public:
-  // Throws CliError for an https server (TLS comes with the security work) or an unusable URL.
+  // Throws CliError for an unusable URL or TLS settings that cannot be used (a certificate that cannot be read).
   RestClient(const RestConfig& config, std::ostream& warnings, int timeout_seconds);
 
   // One request; the answer's JSON (an empty object for an empty body). A non-2xx answer throws api::StatusError
@@ -73,8 +73,11 @@ class RestClient {
                       const std::string& content_type, const std::string& accept, const http::Headers& extra = {});
   void print_warnings(const http::Headers& headers);
 
+  http::ClientOptions http_options(int timeout_seconds, size_t max_idle) const;
+
   std::string server_;
   std::string token_;
+  http::TlsClientOptions tls_;
   std::ostream& warnings_;
   int timeout_seconds_;
   std::unique_ptr<http::Client> http_;

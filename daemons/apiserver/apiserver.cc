@@ -84,9 +84,13 @@ ApiServer::ApiServer(ApiServerOptions options) : options_(std::move(options)), r
 ApiServer::~ApiServer() { stop(); }
 
 std::vector<std::string> ApiServer::listen_addresses() const {
-  std::string host = options_.bind_address.find(':') != std::string::npos ? "[" + options_.bind_address + "]"
-                                                                          : options_.bind_address;
-  return {"http://" + host + ":" + std::to_string(port_)};
+  auto url = [](const std::string& scheme, const std::string& address, int port) {
+    std::string host = address.find(':') != std::string::npos ? "[" + address + "]" : address;
+    return scheme + "://" + host + ":" + std::to_string(port);
+  };
+  std::vector<std::string> out = {url("http", options_.bind_address, port_)};
+  if (secure_server_) out.push_back(url("https", options_.secure_bind_address, secure_port_));
+  return out;
 }
 
 std::string ApiServer::storage_path() const {
@@ -151,13 +155,24 @@ void ApiServer::start() {
   ho.max_connections = options_.max_connections;
   server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
   port_ = server_->listen(options_.bind_address, options_.port);
+  if (!options_.tls_cert_file.empty() || !options_.tls_private_key_file.empty()) {
+    try {
+      ho.tls = http::TlsContext::for_server(
+          {options_.tls_cert_file, options_.tls_private_key_file, options_.client_ca_file});
+    } catch (const http::TlsError& e) {
+      throw std::runtime_error(std::string("cannot serve HTTPS: ") + e.what());
+    }
+    secure_server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
+    secure_port_ = secure_server_->listen(options_.secure_bind_address, options_.secure_port);
+  }
+  // The `kubernetes` Service leads to the secure port when there is one, as kube-apiserver's does.
+  const std::string& bind = secure_server_ ? options_.secure_bind_address : options_.bind_address;
   std::string advertise = options_.advertise_address;
   if (advertise.empty())
-    advertise = options_.bind_address == "0.0.0.0" || options_.bind_address == "::" || options_.bind_address.empty()
-                    ? host_address()
-                    : options_.bind_address;
-  objects_->bootstrap(advertise, port_);
+    advertise = bind == "0.0.0.0" || bind == "::" || bind.empty() ? host_address() : bind;
+  objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
   server_->start();
+  if (secure_server_) secure_server_->start();
   compactor_ = std::thread([this] { compaction_loop(); });
 }
 
@@ -169,7 +184,9 @@ void ApiServer::stop() {
   }
   stop_cv_.notify_all();
   if (compactor_.joinable()) compactor_.join();
+  if (secure_server_) secure_server_->stop();
   if (server_) server_->stop();
+  secure_server_.reset();
   server_.reset();
   objects_.reset();
   store_.reset();

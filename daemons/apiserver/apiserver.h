@@ -25,6 +25,11 @@ struct ApiServerOptions {
   int compaction_interval_seconds = 300;  // history older than one interval is compacted (kube-apiserver: 5m)
   size_t watch_history_events = 10000;
   size_t max_connections = 4096;
+  // HTTPS, served when a serving certificate is given (--tls-cert-file, --tls-private-key-file); the generated
+  // cluster PKI comes with the security work.
+  std::string secure_bind_address = "0.0.0.0";  // --bind-address
+  int secure_port = 6443;                        // --secure-port; 0 picks a free port
+  std::string tls_cert_file, tls_private_key_file, client_ca_file;
 };
 
 // What a URL under /api or /apis names.
@@ -46,7 +51,9 @@ class ApiServer {
   void start();
   void stop();
   int port() const { return port_; }
-  // Where the API is served ("http://127.0.0.1:8080") and where the state lives, for the D-Bus properties.
+  int secure_port() const { return secure_port_; }  // 0 when HTTPS is not served
+  // Where the API is served ("http://127.0.0.1:8080", "https://0.0.0.0:6443") and where the state lives, for the
+  // D-Bus properties.
   std::vector<std::string> listen_addresses() const;
   std::string storage_path() const;
   ObjectService& objects() { return *objects_; }
@@ -80,8 +87,8 @@ class ApiServer {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<ObjectService> objects_;
-  std::unique_ptr<HttpServer> server_;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> server_, secure_server_;
+  int port_ = 0, secure_port_ = 0;
   std::thread compactor_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
   Flags flags("kctl-apiserver", "The kctl API server: all cluster state, served over HTTP with the Kubernetes API.");
   flags.add("insecure-bind-address", &o.bind_address, "address to serve plain HTTP on");
   flags.add("insecure-port", &o.port, "port to serve plain HTTP on (0: any free port)");
+  flags.add("bind-address", &o.secure_bind_address, "address to serve HTTPS on (with --tls-cert-file)");
+  flags.add("secure-port", &o.secure_port, "port to serve HTTPS on (with --tls-cert-file; 0: any free port)");
+  flags.add("tls-cert-file", &o.tls_cert_file,
+            "PEM file of the HTTPS serving certificate (and its intermediates); HTTPS is served when it is given");
+  flags.add("tls-private-key-file", &o.tls_private_key_file, "PEM file of the private key of --tls-cert-file");
+  flags.add("client-ca-file", &o.client_ca_file,
+            "PEM file of the CAs that sign client certificates: HTTPS clients may present one signed by them");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");
@@ -106,8 +113,9 @@ int main(int argc, char** argv) {
     server.stop();
     return 1;
   }
-  std::string where = o.bind_address + ":" + std::to_string(server.port());
-  log(LogLevel::Info, "serving on http://" + where + " with state in " + o.data_dir);
+  std::string where;
+  for (const auto& url : server.listen_addresses()) where += (where.empty() ? "" : " and ") + url;
+  log(LogLevel::Info, "serving on " + where + " with state in " + o.data_dir);
   notify_ready("Serving the API on " + where);
   int sig = wait_for_termination();
   notify_stopping();

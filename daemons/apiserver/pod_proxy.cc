@@ -72,10 +72,14 @@ void ApiServer::serve_pod_log(http::Request& req, ResponseWriter& w, const Reque
 namespace {
 // Copies bytes both ways between two streams until either side ends (a relayed exec or port-forward session).
 void splice(http::Stream& a, http::Stream& b) {
-  pollfd fds[2] = {{a.fd(), POLLIN, 0}, {b.fd(), POLLIN, 0}};
   char buf[65536];
   for (;;) {
-    if (::poll(fds, 2, -1) < 0) {
+    // What a TLS stream has decoded already is not visible to poll(): read that first.
+    pollfd fds[2] = {{a.fd(), POLLIN, 0}, {b.fd(), POLLIN, 0}};
+    bool buffered = false;
+    for (int i = 0; i < 2; ++i)
+      if ((i == 0 ? a : b).pending() > 0) fds[i].revents = POLLIN, buffered = true;
+    if (!buffered && ::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }

@@ -19,6 +19,11 @@
 
 namespace kctl {
 
+namespace {
+// A client gets this long to finish its TLS handshake, so a connection that never speaks does not hold a thread.
+constexpr int kHandshakeTimeoutSeconds = 10;
+}  // namespace
+
 void ResponseWriter::respond(int status, std::string_view content_type, std::string_view body) {
   if (responded_) return;
   responded_ = true;
@@ -210,9 +215,22 @@ void answer_error(http::Stream& s, int code, const std::string& reason, const st
 }  // namespace
 
 void HttpServer::serve(int fd, std::string remote) {
-  http::StreamPtr stream = http::make_socket_stream(fd);
   timeval tv{options_.idle_timeout_seconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct ThreadDone {  // this connection's thread no longer counts, however serve() ends
+    HttpServer& server;
+    ~ThreadDone() {
+      std::lock_guard lock(server.mutex_);
+      --server.threads_;
+      server.idle_cv_.notify_all();
+    }
+  } done{*this};
+  http::StreamPtr stream;
+  try {
+    stream = options_.tls ? options_.tls->accept(fd, kHandshakeTimeoutSeconds) : http::make_socket_stream(fd);
+  } catch (const http::TlsError&) {
+    return;  // a failed handshake ends the connection (the client sees why on its side); fd is closed
+  }
   {
     std::lock_guard lock(mutex_);
     connections_.insert(stream.get());
@@ -256,9 +274,6 @@ void HttpServer::serve(int fd, std::string remote) {
     connections_.erase(stream.get());
   }
   stream.reset();
-  std::lock_guard lock(mutex_);
-  --threads_;
-  idle_cv_.notify_all();
 }
 
 }  // namespace kctl

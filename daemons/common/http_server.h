@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "api/tls.h"
 
 namespace kctl {
 
@@ -57,6 +58,7 @@ struct HttpServerOptions {
   // thousand default 8 MiB stacks of address space.
   size_t thread_stack_bytes = 512 * 1024;
   int idle_timeout_seconds = 120;  // a keep-alive connection with no request for this long is closed
+  http::TlsContextPtr tls;         // set: every connection is TLS (HTTPS)
 };
 
 class HttpServer {

@@ -29,21 +29,31 @@ json pod(const std::string& name, const json& labels = json::object(), const std
   return p;
 }
 
-// Every case runs over HTTP (the server's port) and over D-Bus (the same server on a private dbus-daemon).
+// Every case runs over HTTP (the server's port), over HTTPS with a client certificate (its secure port), and over
+// D-Bus (the same server on a private dbus-daemon).
 class ClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     auto args = extra_args();
+    api::ClientOptions options;
     if (dbus()) {
       bus_ = std::make_unique<DbusDaemon>();
       args.push_back(bus_->apiserver_flag());
+    } else if (https()) {
+      pki_ = std::make_unique<TestPki>();
+      secure_port_ = free_port();
+      for (auto& a : pki_->apiserver_flags(secure_port_)) args.push_back(a);
+      options.tls = {.ca_file = pki_->ca_cert, .cert_file = pki_->client_cert, .key_file = pki_->client_key};
     }
     server_ = std::make_unique<ApiServerProcess>(args);
-    client_ = std::make_unique<api::Client>(api::Client::connect(endpoint()));
+    client_ = std::make_unique<api::Client>(api::Client::connect(endpoint(), options));
     ASSERT_TRUE(eventually([&] { return answers(); })) << server_->log();
   }
   bool dbus() const { return GetParam() == "dbus"; }
-  std::string endpoint() const { return dbus() ? bus_->endpoint() : server_->url(); }
+  bool https() const { return GetParam() == "https"; }
+  std::string endpoint() const {
+    return dbus() ? bus_->endpoint() : https() ? "https://127.0.0.1:" + std::to_string(secure_port_) : server_->url();
+  }
   // The server is up once it answers on the transport under test (its bus name comes a moment after /readyz).
   bool answers() {
     try {
@@ -56,6 +66,8 @@ class ClientTest : public ::testing::TestWithParam<std::string> {
   virtual std::vector<std::string> extra_args() { return {}; }
   api::ResourceClient pods() { return client_->resource("pods", "default"); }
   std::unique_ptr<DbusDaemon> bus_;
+  std::unique_ptr<TestPki> pki_;
+  int secure_port_ = 0;
   std::unique_ptr<ApiServerProcess> server_;
   std::unique_ptr<api::Client> client_;
 };
@@ -254,7 +266,7 @@ TEST_P(ClientTest, LeaderElectionHandsOverWhenTheLeaderDies) {
   EXPECT_EQ(client_->resource("leases", "kube-system").get("test-controller")["spec"]["holderIdentity"], "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ClientTest, ::testing::Values("http", "dbus"),
+INSTANTIATE_TEST_SUITE_P(Transports, ClientTest, ::testing::Values("http", "https", "dbus"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Transports, ClientCompactionTest, ::testing::Values("http", "dbus"),
                          [](const auto& info) { return info.param; });

@@ -116,6 +116,47 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return p;
 }
 
+TestPki::TestPki() : dir(make_temp_dir("pki")) {
+  auto openssl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "openssl");
+    auto r = run(args);
+    if (r.rc != 0) ADD_FAILURE() << "openssl failed: " << r.err;
+  };
+  auto key_and_csr = [&](const std::string& name, const std::string& subject) {
+    openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+             dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr", "-subj", subject});
+  };
+  auto sign = [&](const std::string& name, const std::string& extensions) {
+    write_file(dir, name + ".ext", extensions);
+    openssl({"x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/ca.crt", "-CAkey", dir + "/ca.key",
+             "-CAcreateserial", "-days", "2", "-out", dir + "/" + name + ".crt", "-extfile", dir + "/" + name + ".ext"});
+  };
+  for (const char* ca : {"ca", "other-ca"})
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-keyout", dir + "/" + ca + ".key", "-out", dir + "/" + ca + ".crt", "-subj",
+             std::string("/CN=kctl-test-") + ca});
+  key_and_csr("server", "/CN=kctl-apiserver");
+  sign("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  key_and_csr("client", "/O=system:masters/CN=admin");
+  sign("client", "extendedKeyUsage=clientAuth\n");
+  ca_cert = dir + "/ca.crt";
+  other_ca_cert = dir + "/other-ca.crt";
+  server_cert = dir + "/server.crt";
+  server_key = dir + "/server.key";
+  client_cert = dir + "/client.crt";
+  client_key = dir + "/client.key";
+}
+
+TestPki::~TestPki() {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+std::vector<std::string> TestPki::apiserver_flags(int port) const {
+  return {"--bind-address=127.0.0.1", "--secure-port=" + std::to_string(port), "--tls-cert-file=" + server_cert,
+          "--tls-private-key-file=" + server_key, "--client-ca-file=" + ca_cert};
+}
+
 nlohmann::json parse_json(const std::string& s) {
   try {
     return nlohmann::json::parse(s);

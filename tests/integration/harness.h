@@ -77,6 +77,16 @@ class Kubectl {
   std::string binary_, dir_, kubeconfig_;
 };
 
+// A test CA with a serving certificate for 127.0.0.1 and localhost and a client certificate (CN admin, O
+// system:masters), all made with the openssl command into a temporary directory; and a second CA nobody trusts.
+struct TestPki {
+  TestPki();
+  ~TestPki();
+  // kctl-apiserver's flags to serve HTTPS on 127.0.0.1:port with these certificates.
+  std::vector<std::string> apiserver_flags(int port) const;
+  std::string dir, ca_cert, server_cert, server_key, client_cert, client_key, other_ca_cert;
+};
+
 nlohmann::json parse_json(const std::string& s);
 
 // Polls cond every 20 ms until it holds or `timeout` passes; the last answer counts.

@@ -64,15 +64,6 @@ class KctlConfigTest : public KctlTest {
           << f << " after " << joined(args);
   }
 
-  // kubectl's client-go logs each failed discovery attempt ("E1128 03:30:27.018102 8067 memcache.go:265] ...")
-  // before its error line; kctl does not log.
-  static std::string without_klog(const std::string& s) {
-    std::string out;
-    for (const auto& line : split_lines(s))
-      if (!std::regex_match(line, std::regex(R"([EIW]\d{4} \d\d:\d\d:\d\d\.\d+ .*)"))) out += line + "\n";
-    return out;
-  }
-
   std::string first_, second_;
 };
 
@@ -118,23 +109,7 @@ TEST_F(KctlConfigTest, OneKubeconfigFileServesBothTools) {
   ok({"create", "namespace", "team-a"});
   ok({"create", "configmap", "in-team", "-n", "team-a", "--from-literal=a=b"});
   ok({"create", "configmap", "in-default", "--from-literal=a=b"});
-  auto both = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "--kubeconfig=" + kc);
-    auto k = run([&] {
-      std::vector<std::string> a = {"env", "HOME=" + dir_, kubectl_->binary(), "--cache-dir=" + dir_ + "/kcache"};
-      a.insert(a.end(), args.begin(), args.end());
-      return a;
-    }());
-    auto c = run([&] {
-      std::vector<std::string> a = {"env", "HOME=" + dir_, kctl_binary()};
-      a.insert(a.end(), args.begin(), args.end());
-      return a;
-    }());
-    EXPECT_EQ(k.rc, c.rc) << joined(args) << "\nkubectl: " << k.out << k.err << "\nkctl: " << c.out << c.err;
-    EXPECT_TRUE(same_columns(k.out, c.out)) << "stdout of " << joined(args);
-    EXPECT_TRUE(same_columns(k.err, c.err)) << "stderr of " << joined(args);
-    return c;
-  };
+  auto both = [&](const std::vector<std::string>& args) { return same_with_kubeconfig(kc, args); };
   EXPECT_TRUE(contains(both({"get", "cm"}).out, "in-team"));
   EXPECT_TRUE(contains(both({"get", "cm", "--context=plain"}).out, "in-default"));
   both({"get", "cm", "-n", "default"});

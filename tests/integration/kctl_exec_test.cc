@@ -19,6 +19,19 @@ namespace {
 
 class KctlExecTest : public KctlTest {
  protected:
+  // The apiserver serves HTTPS too, for the sessions over TLS.
+  std::vector<std::string> server_args() override {
+    secure_port_ = free_port();
+    return pki_.apiserver_flags(secure_port_);
+  }
+  std::string https_kubeconfig() {
+    return file("https-kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: "
+                                    "https://127.0.0.1:" + std::to_string(secure_port_) +
+                                    "\n    certificate-authority: " + pki_.ca_cert +
+                                    "\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: u\n"
+                                    "current-context: s\nusers:\n- name: u\n  user:\n    client-certificate: " +
+                                    pki_.client_cert + "\n    client-key: " + pki_.client_key + "\n");
+  }
   static void SetUpTestSuite() {
     ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
     run_process({"ip", "link", "set", "lo", "up"});
@@ -45,6 +58,8 @@ class KctlExecTest : public KctlTest {
     std::filesystem::remove_all(root_);
   }
 
+  TestPki pki_;
+  int secure_port_ = 0;
   std::unique_ptr<KubeletProcess> kubelet_;
   std::string root_;
 };
@@ -96,6 +111,32 @@ TEST_F(KctlExecTest, PortForwardReachesThePod) {
   EXPECT_TRUE(contains(pf.out, "Handling connection for " + l + "\n")) << pf.out << pf.err;
   auto bad = kctl({"port-forward", "pod/box", "x:80"});
   EXPECT_EQ(bad.rc, 1);
+}
+
+// The same sessions over HTTPS: TLS between the tools and the apiserver, whose relay reads what TLS has decoded
+// before it polls the socket again.
+TEST_F(KctlExecTest, ExecAndPortForwardOverHttps) {
+  std::string kc = https_kubeconfig();
+  same_with_kubeconfig(kc, {"exec", "box", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  same_with_kubeconfig(kc, {"logs", "box", "-c", "main"});
+  auto big = run({"env", "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kc, "exec", "-i", "box", "-c", "main", "--",
+                  "cat"}, std::string(1 << 20, 'y'));
+  EXPECT_EQ(big.rc, 0) << big.err;
+  EXPECT_EQ(big.out.size(), size_t(1) << 20);
+  int local = free_port();
+  CmdResult pf;
+  std::thread bg([&] {
+    pf = run({"env", "HOME=" + dir_, kctl_binary(), "--kubeconfig=" + kc, "port-forward", "pod/box",
+              std::to_string(local) + ":8080"}, "", 8);
+  });
+  std::string url = "http://127.0.0.1:" + std::to_string(local) + "/", page;
+  for (auto deadline = std::chrono::steady_clock::now() + 6s; std::chrono::steady_clock::now() < deadline;) {
+    page = run({"curl", "-sS", "--max-time", "3", url}, "", 5).out;
+    if (page == "page-from-box\n") break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(page, "page-from-box\n") << pf.err;
+  bg.join();
 }
 
 // -it needs a terminal on the client's side: script(1) gives both tools one.
