@@ -5,6 +5,7 @@
 #include "daemons/kubelet/container_shim.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <systemd/sd-daemon.h>
 
 namespace kctl::kubelet {
 
@@ -49,7 +51,17 @@ struct Stream {
   int fd;
   const char* name;
   std::string pending;
+  int tee_fd;  // the shim's own stdout/stderr when they lead to the journal (a systemd unit's), else -1
 };
+
+// The container's nspawn, for the SIGTERM handler.
+volatile pid_t child_pid = 0;
+
+// `systemctl stop` of a container's unit signals the shim (KillMode=mixed): the container gets the SIGTERM, and the
+// shim lives on to record how it ended.
+void forward_sigterm(int) {
+  if (child_pid > 0) ::kill(child_pid, SIGTERM);
+}
 
 // CRI log records: "<time> <stream> <F|P> <text>\n".
 void emit(int log_fd, Stream& s, bool flush_all) {
@@ -58,8 +70,13 @@ void emit(int log_fd, Stream& s, bool flush_all) {
          (flush_all && !s.pending.empty())) {
     bool full = p != std::string::npos && p < kMaxLogLine;
     size_t take = full ? p : std::min(s.pending.size(), kMaxLogLine);
-    std::string rec = timestamp_nanos() + " " + s.name + (full ? " F " : " P ") + s.pending.substr(0, take) + "\n";
+    std::string text = s.pending.substr(0, take);
+    std::string rec = timestamp_nanos() + " " + s.name + (full ? " F " : " P ") + text + "\n";
     (void)!::write(log_fd, rec.data(), rec.size());
+    if (s.tee_fd >= 0) {
+      if (full) text += "\n";
+      (void)!::write(s.tee_fd, text.data(), text.size());
+    }
     s.pending.erase(0, full ? take + 1 : take);
   }
 }
@@ -74,8 +91,12 @@ int run_shim(const ShimOptions& o) {
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return 125;
   int log_fd = ::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   std::string started = timestamp_nanos();
+  // Under systemd: journald reads the shim's stdout and stderr, and READY=1 goes to the manager from the shim
+  // alone (nspawn would notify on its own when it sees NOTIFY_SOCKET).
+  bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::unsetenv("NOTIFY_SOCKET");
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
     ::dup2(out[1], 1);
@@ -89,13 +110,19 @@ int run_shim(const ShimOptions& o) {
   }
   ::close(out[1]);
   ::close(err[1]);
+  child_pid = pid;
+  struct sigaction term {};
+  term.sa_handler = forward_sigterm;
+  ::sigaction(SIGTERM, &term, nullptr);
   write_atomic(o.state_dir + "/pid", std::to_string(pid) + "\n");
   write_atomic(o.state_dir + "/started", started + "\n");
   if (o.ready_fd >= 0) {
     (void)!::write(o.ready_fd, "1", 1);
     ::close(o.ready_fd);
+  } else {
+    sd_notify(0, "READY=1");
   }
-  Stream streams[2] = {{out[0], "stdout", ""}, {err[0], "stderr", ""}};
+  Stream streams[2] = {{out[0], "stdout", "", journal ? 1 : -1}, {err[0], "stderr", "", journal ? 2 : -1}};
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];

@@ -8,6 +8,7 @@
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_rootfs.h"
 #include "daemons/kubelet/nspawn_runtime.h"
+#include "daemons/kubelet/systemd_launcher.h"
 #include "daemons/kubelet/volumes.h"
 
 namespace fs = std::filesystem;
@@ -30,7 +31,9 @@ Kubelet::Kubelet(KubeletOptions options) : options_(std::move(options)) {
   node_ = std::make_unique<NodeStatusReporter>(*transport_, options_.node);
   images_ = std::make_unique<ImageStore>(options_.root_dir + "/images");
   network_ = std::make_unique<PodNetworkManager>(options_.bridge, options_.root_dir + "/network");
-  runtime_ = std::make_unique<NspawnRuntime>(options_.root_dir + "/runtime", options_.shim, options_.cgroup_root);
+  runtime_ = std::make_unique<NspawnRuntime>(options_.root_dir + "/runtime", options_.shim,
+                                             make_shim_launcher(options_.container_launcher, options_.cgroup_root),
+                                             options_.cgroup_root);
 }
 
 Kubelet::~Kubelet() { stop(); }
@@ -57,8 +60,9 @@ void Kubelet::start() {
     }
   }
   ready_ = not_ready.empty();
-  node_->update_status(ready_, not_ready);
+  // The Lease first: whoever sees the node Ready finds its heartbeat too.
   node_->renew_lease();
+  node_->update_status(ready_, not_ready);
   readopt();
 
   api::ListOptions sel;

@@ -33,6 +33,7 @@ struct KubeletOptions {
   std::string bridge = "kctl0";
   std::string cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> shim;  // the kctl-shim command
+  std::string container_launcher = "auto";  // systemd (transient units), process (own cgroups), auto
   int workers = 4;                // pods synced in parallel
 };
 

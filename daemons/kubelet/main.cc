@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   flags.add("bridge", &o.bridge, "the node bridge pods attach to");
   flags.add("cgroup-root", &o.cgroup_root, "the cgroup file system");
   flags.add("shim", &shim, "the container shim binary (default: kctl-shim beside this program)");
+  flags.add("container-launcher", &o.container_launcher,
+            "how containers are started: systemd (transient services, where systemd is PID 1), process (the "
+            "kubelet's own cgroups) or auto");
   flags.add("port", &port, "the port logs, exec and port-forward are served on");
   flags.add("max-pods", &max_pods, "the node's pod capacity");
   flags.add("dbus-address", &dbus_address, "the bus to own org.kctl.Kubelet1 on (default: the system bus)");
@@ -73,16 +76,17 @@ int main(int argc, char** argv) {
   }
   o.shim = {shim};
 
-  kubelet::Kubelet k(o);
+  std::unique_ptr<kubelet::Kubelet> kubelet;
   try {
-    k.start();
+    kubelet = std::make_unique<kubelet::Kubelet>(o);
+    kubelet->start();
   } catch (const std::exception& e) {
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
   std::unique_ptr<kubelet::KubeletServer> server;
   try {
-    server = std::make_unique<kubelet::KubeletServer>(k, o.node.internal_ip, port);
+    server = std::make_unique<kubelet::KubeletServer>(*kubelet, o.node.internal_ip, port);
   } catch (const std::exception& e) {
     log(LogLevel::Error, std::string("cannot serve on port ") + std::to_string(port) + ": " + e.what());
     return 1;
@@ -92,7 +96,7 @@ int main(int argc, char** argv) {
   if (dbus_mode == "on") {
     std::string bus = dbus_address.empty() ? std::string("the system bus") : dbus_address;
     try {
-      dbus = std::make_unique<kubelet::DbusKubelet>(k, dbus_address, [bus](const std::string& why) {
+      dbus = std::make_unique<kubelet::DbusKubelet>(*kubelet, dbus_address, [bus](const std::string& why) {
         log(LogLevel::Error, "lost the D-Bus connection to " + bus + ": " + why + "; exiting to be restarted");
         ::kill(::getpid(), SIGTERM);
       });
@@ -105,12 +109,12 @@ int main(int argc, char** argv) {
       log(LogLevel::Warning, std::string("not on D-Bus: ") + e.what() + " (--dbus=none turns this off)");
     }
   }
-  log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (k.ready() ? "; ready" : "; not ready"));
+  log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (kubelet->ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
   wait_for_termination();
   notify_stopping();
   dbus.reset();
   server.reset();
-  k.stop();
+  kubelet->stop();
   return 0;
 }

@@ -1,7 +1,9 @@
-// NspawnRuntime: the nspawn command line, starting a container under a double-forked shim in its own cgroups,
-// stopping with SIGTERM then SIGKILL (waiting on a pidfd), and reading state back from the shim's files.
+// NspawnRuntime: the nspawn command line, starting a container's shim through the launcher, stopping with SIGTERM
+// then SIGKILL (waiting on a pidfd), and reading state back from the shim's files; and ProcessLauncher, which
+// double-forks the shim into cgroups of its own.
 #include "daemons/kubelet/nspawn_runtime.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -32,6 +34,8 @@ namespace {
 constexpr auto kExitRecordTimeout = std::chrono::seconds(5);
 // Hostnames are at most 63 characters (a DNS label), as Kubernetes truncates pod hostnames.
 constexpr size_t kMaxHostname = 63;
+// systemd-machined's limit on machine names (they are host names).
+constexpr size_t kMaxMachineName = 64;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
@@ -62,30 +66,77 @@ bool wait_exit(int pid, std::chrono::milliseconds timeout) {
   return r > 0 || !alive(pid);
 }
 
-std::string machine_name(const std::string& id) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "kctl-%012llx", (unsigned long long)(std::hash<std::string>{}(id) & 0xffffffffffffULL));
-  return buf;
-}
-
 }  // namespace
 
-NspawnRuntime::NspawnRuntime(std::string root, std::vector<std::string> shim, std::string cgroup_root)
-    : root_(std::move(root)), shim_(std::move(shim)), cgroup_root_(std::move(cgroup_root)) {
+// ---------------------------------------------------------------------------------------------------------------
+
+std::string ProcessLauncher::launch(const ContainerSpec& spec, const std::vector<std::string>& argv) {
+  std::string cgroup = "kctl/pod-" + spec.pod_uid + "/" + spec.id;
+  ContainerCgroup cg(cgroup, cgroup_root_);
+  cg.create(spec.cpu_limit_millis, spec.memory_limit_bytes);
+  int ready[2];
+  if (::pipe2(ready, 0) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> args = argv;
+  args.insert(std::find(args.begin(), args.end(), "--"), "--ready-fd=" + std::to_string(ready[1]));
+  pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    // Double fork: the shim is not the kubelet's child, so it lives on (and is reaped by the node's reaper)
+    // whatever happens to the kubelet. It starts in the container's cgroups, and nspawn below it too.
+    ::close(ready[0]);
+    if (::fork() != 0) ::_exit(0);
+    cg.add_process(::getpid());
+    std::vector<char*> a;
+    for (auto& s : args) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
+  if (n != 1) {
+    cg.remove();
+    throw std::runtime_error("the container shim did not start (" + argv[0] + ")");
+  }
+  return cgroup;
+}
+
+void ProcessLauncher::release(const std::string& cgroup) { ContainerCgroup(cgroup, cgroup_root_).remove(); }
+
+// ---------------------------------------------------------------------------------------------------------------
+
+NspawnRuntime::NspawnRuntime(std::string root, std::vector<std::string> shim, ShimLauncherPtr launcher,
+                             std::string cgroup_root)
+    : root_(std::move(root)), shim_(std::move(shim)), launcher_(std::move(launcher)),
+      cgroup_root_(std::move(cgroup_root)) {
   fs::create_directories(fs::path(root_) / "containers");
 }
 
 std::string NspawnRuntime::dir(const std::string& id) const { return (fs::path(root_) / "containers" / id).string(); }
 
-std::string NspawnRuntime::cgroup_path(const ContainerSpec& spec) const {
-  return "kctl/pod-" + spec.pod_uid + "/" + spec.id;
+std::string NspawnRuntime::machine_name(const ContainerSpec& s) {
+  // Machine names are host names: at most 64 characters. The hash tells apart pods of one name in two namespaces
+  // and the attempts of one container.
+  char hash[16];
+  std::snprintf(hash, sizeof hash, "%08llx", (unsigned long long)(std::hash<std::string>{}(s.id) & 0xffffffffULL));
+  std::string readable = (s.pod_name + "-" + s.container_name).substr(0, kMaxMachineName - 9);
+  while (!readable.empty() && (readable.back() == '-' || readable.back() == '.')) readable.pop_back();
+  return readable + "-" + hash;
 }
 
-std::vector<std::string> NspawnRuntime::nspawn_command(const ContainerSpec& s) {
+std::vector<std::string> NspawnRuntime::nspawn_command(const ContainerSpec& s, bool register_machine) {
   std::string hostname = s.pod_name.substr(0, kMaxHostname);
-  std::vector<std::string> cmd = {"systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--as-pid2",
+  std::vector<std::string> cmd = {"systemd-nspawn", "--quiet", register_machine ? "--register=yes" : "--register=no",
+                                  // the cgroup nspawn starts in is the container's (a unit's, or the launcher's)
+                                  "--keep-unit", "--as-pid2",
                                   // one SIGTERM to nspawn stops the container through its stub init
-                                  "--kill-signal=SIGRTMIN+3", "--machine=" + machine_name(s.id),
+                                  "--kill-signal=SIGRTMIN+3", "--machine=" + machine_name(s),
                                   "--console=pipe", "-D", s.rootfs};
   if (!hostname.empty()) cmd.push_back("--hostname=" + hostname);
   if (!s.netns_path.empty()) cmd.push_back("--network-namespace-path=" + s.netns_path);
@@ -103,49 +154,21 @@ void NspawnRuntime::start(const ContainerSpec& spec) {
   if (fs::exists(d / "pid") && alive(pid(spec.id))) return;  // already running (re-adopted)
   fs::remove_all(d);
   fs::create_directories(d);
-  json meta = {{"id", spec.id}, {"podUID", spec.pod_uid}, {"podNamespace", spec.pod_namespace},
-               {"podName", spec.pod_name}, {"container", spec.container_name}, {"cgroup", cgroup_path(spec)},
-               {"logPath", spec.log_path}, {"rootfs", spec.rootfs}, {"env", spec.env},
-               {"workingDir", spec.working_dir}};
-  std::ofstream(d / "spec.json") << meta.dump() << "\n";
-  ContainerCgroup cg(cgroup_path(spec), cgroup_root_);
-  cg.create(spec.cpu_limit_millis, spec.memory_limit_bytes);
   if (!spec.log_path.empty()) fs::create_directories(fs::path(spec.log_path).parent_path());
-
-  int ready[2];
-  if (::pipe2(ready, 0) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::vector<std::string> argv = shim_;
   argv.push_back("--dir=" + d.string());
   argv.push_back("--log=" + spec.log_path);
-  argv.push_back("--ready-fd=" + std::to_string(ready[1]));
   argv.push_back("--");
-  for (auto& a : nspawn_command(spec)) argv.push_back(std::move(a));
-  pid_t child = ::fork();
-  if (child < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (child == 0) {
-    // Double fork: the shim is not the kubelet's child, so it lives on (and is reaped by the node's reaper)
-    // whatever happens to the kubelet. It starts in the container's cgroups, and nspawn below it too.
-    ::close(ready[0]);
-    if (::fork() != 0) ::_exit(0);
-    cg.add_process(::getpid());
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    ::execvp(a[0], a.data());
-    ::_exit(127);
-  }
-  ::close(ready[1]);
-  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  char byte = 0;
-  ssize_t n;
-  while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
-  }
-  ::close(ready[0]);
-  if (n != 1) {
-    cg.remove();
-    throw std::runtime_error("the container shim did not start (" + shim_[0] + ")");
-  }
+  for (auto& a : nspawn_command(spec, launcher_->registers_machines())) argv.push_back(std::move(a));
+  json meta = {{"id", spec.id}, {"podUID", spec.pod_uid}, {"podNamespace", spec.pod_namespace},
+               {"podName", spec.pod_name}, {"container", spec.container_name}, {"cgroup", ""},
+               {"logPath", spec.log_path}, {"rootfs", spec.rootfs}, {"env", spec.env},
+               {"workingDir", spec.working_dir}};
+  std::ofstream(d / "spec.json") << meta.dump() << "\n";
+  // Recorded again with the cgroup once the launcher made it (a kubelet that dies in between finds the container
+  // without one, and stops it by its pid alone).
+  meta["cgroup"] = launcher_->launch(spec, argv);
+  std::ofstream(d / "spec.json") << meta.dump() << "\n";
 }
 
 int NspawnRuntime::pid(const std::string& id) const { return std::atoi(read_file(fs::path(dir(id)) / "pid").c_str()); }
@@ -195,7 +218,7 @@ ContainerState NspawnRuntime::state(const std::string& id) const {
 void NspawnRuntime::remove(const std::string& id) {
   fs::path d = dir(id);
   json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
-  if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).remove();
+  if (meta.is_object() && !meta.value("cgroup", "").empty()) launcher_->release(meta.value("cgroup", ""));
   std::error_code ec;
   fs::remove_all(d, ec);
 }

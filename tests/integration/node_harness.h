@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "harness.h"
+
 namespace kctl::test {
 
 // Starts the system D-Bus daemon when none runs (systemd is not PID 1 here).
@@ -27,6 +29,25 @@ class KubeletProcess {
  private:
   std::string apiserver_, name_, root_, pod_cidr_, node_ip_;
   int pid_ = 0;
+};
+
+// The machine's own OS booted with systemd as PID 1 in a systemd-nspawn container, for the node code that needs a
+// real systemd (transient units, machined, the journal) on a machine where systemd is not PID 1: a volatile root
+// (tmpfs, the host's /usr read-only, a throw-away overlay of its /etc) up to basic.target, sharing the test's network
+// namespace, with every capability (the kubelet inside makes bridges and nested containers), and `binds` (host
+// paths) at the same paths inside.
+class BootedSystemd {
+ public:
+  explicit BootedSystemd(const std::vector<std::string>& binds);  // waits until the boot is done
+  ~BootedSystemd();  // powers it off (SIGTERM to nspawn), waits, removes its cgroups
+  bool booted() const { return leader_ > 0; }
+  // Runs argv inside, in all of the container's namespaces.
+  CmdResult run(const std::vector<std::string>& argv, int timeout_seconds = 60) const;
+  std::string console() const;
+
+ private:
+  std::string name_, dir_;
+  int nspawn_pid_ = 0, leader_ = 0;
 };
 
 }  // namespace kctl::test

@@ -41,7 +41,8 @@ class NspawnRuntimeTest : public ::testing::Test {
     images_ = std::make_unique<ImageStore>(dir_ + "/images");
     image_ = images_->import("kctl/busybox:test", kctl::test::busybox_rootfs(dir_ + "/bb")).rootfs;
     runtime_ = std::make_unique<NspawnRuntime>(dir_ + "/runtime",
-                                               std::vector<std::string>{std::string(KCTL_BIN_DIR) + "/kctl-shim"});
+                                               std::vector<std::string>{std::string(KCTL_BIN_DIR) + "/kctl-shim"},
+                                               std::make_unique<ProcessLauncher>());
     net_ = std::make_unique<PodNetworkManager>("kctl0", dir_ + "/net");
     net_->ensure_bridge("10.244.9.0/24");
   }
