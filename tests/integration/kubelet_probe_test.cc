@@ -250,3 +250,20 @@ TEST_F(KubeletProbeTest, RestartedKubeletResumesProbing) {
   ASSERT_TRUE(eventually([&] { return !pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
   EXPECT_EQ(container("web")["restartCount"], 0);
 }
+
+// An exec probe that outlives its timeoutSeconds fails as "command timed out", and its command is killed with it
+// (nsenter and what it forked into the container), so timed-out probes do not pile up in the container.
+TEST_F(KubeletProbeTest, ExecProbeTimesOutAndIsKilled) {
+  pods().create(json::parse(R"({"metadata":{"name":"slow-probe"},"spec":{"nodeName":"node-1",
+    "terminationGracePeriodSeconds": 2,
+    "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","600"],
+      "readinessProbe":{"exec":{"command":["sleep","77"]},"timeoutSeconds":1,"periodSeconds":1}}]}})"));
+  ASSERT_TRUE(eventually([&] { return running("slow-probe"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(eventually([&] { return kubelet_->log().find("Readiness probe failed: command timed out") !=
+                                      std::string::npos; }, 10s))
+      << kubelet_->log();
+  std::this_thread::sleep_for(3s);  // three more timed-out probes
+  EXPECT_FALSE(pod_ready("slow-probe"));
+  auto probes = run({"sh", "-c", "pgrep -x -f 'sleep 77' | wc -l"});
+  EXPECT_LE(std::stoi(probes.out), 1) << "timed-out probe commands were left running";
+}
