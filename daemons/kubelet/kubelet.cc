@@ -79,7 +79,6 @@ void Kubelet::start() {
 
 void Kubelet::stop() {
   if (stopping_.exchange(true)) return;
-  prober_->stop();
   queue_.shut_down();
   {
     std::lock_guard lock(sleep_mutex_);
@@ -89,6 +88,8 @@ void Kubelet::stop() {
   if (routes_) routes_->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  // Only once no sync runs: a sync after this would report the probes' defaults (ready) for unprobed containers.
+  prober_->stop();
 }
 
 void Kubelet::resync() {
