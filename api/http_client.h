@@ -19,7 +19,7 @@ class ConnectError : public std::runtime_error {
 
 struct ClientOptions {
   std::string bearer_token;
-  int timeout_seconds = 60;  // per read; watches pass their own
+  int timeout_seconds = 60;  // per read, and for connecting; watches pass their own
   size_t max_idle_connections = 16;
   TlsClientOptions tls;  // for https:// servers
 };
@@ -40,6 +40,11 @@ class Client {
   Response stream(std::string_view method, std::string_view target, const Headers& headers,
                   const std::function<bool(std::string_view)>& on_data, int timeout_seconds = 0,
                   const std::function<void(const Response&)>& on_head = nullptr);
+
+  // Sends a request on a connection of its own and reads only the status line and headers; the body is left unread
+  // and the connection closed. For callers that judge a response by its status alone (the kubelet's HTTP probes),
+  // so a large or endless body costs nothing. Throws ConnectError like request().
+  Response request_head(std::string_view method, std::string_view target, const Headers& headers = {});
 
   // A fresh connection to the server, for protocols that leave HTTP (upgrades relayed by a proxy).
   StreamPtr connect_stream(int timeout_seconds = 0);

@@ -1,13 +1,12 @@
-// An exec session of the kubelet: the command runs in the container's namespaces (nsenter) with the container's
-// environment, its stdio carried over the k8s channel protocol on a WebSocket (v4/v5.channel.k8s.io): 0 stdin,
-// 1 stdout, 2 stderr, 3 the final Status, 4 terminal resizes, 255 (v5) a stream's close.
+// An exec session of the kubelet: the command runs in the container (spawn_in_container, shared with exec probes),
+// its stdio carried over the k8s channel protocol on a WebSocket (v4/v5.channel.k8s.io): 0 stdin, 1 stdout,
+// 2 stderr, 3 the final Status, 4 terminal resizes, 255 (v5) a stream's close.
 #include "daemons/kubelet/exec_session.h"
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -20,27 +19,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemons/kubelet/container_exec.h"
+
 namespace kctl::kubelet {
 
 namespace {
 
 enum Channel : uint8_t { kStdin = 0, kStdout = 1, kStderr = 2, kError = 3, kResize = 4, kClose = 255 };
-
-// The environment of an exec'd command, as a container runtime gives it: the basics, then the container's env.
-std::vector<std::string> exec_environment(const ExecRequest& r) {
-  std::vector<std::pair<std::string, std::string>> vars = {
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, {"HOME", "/root"}};
-  if (!r.hostname.empty()) vars.emplace_back("HOSTNAME", r.hostname);
-  if (r.tty) vars.emplace_back("TERM", "xterm");
-  for (const auto& kv : r.target.env) {
-    auto same = std::find_if(vars.begin(), vars.end(), [&](const auto& v) { return v.first == kv.first; });
-    if (same != vars.end()) same->second = kv.second;
-    else vars.push_back(kv);
-  }
-  std::vector<std::string> env;
-  for (const auto& [k, v] : vars) env.push_back(k + "=" + v);
-  return env;
-}
 
 std::string status_json(int exit_code, const std::string& failure) {
   nlohmann::json s = {{"metadata", nlohmann::json::object()}};
@@ -112,32 +97,16 @@ void run_exec_session(ws::Connection& conn, const ExecRequest& r) {
   } else {
     if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC)) return;
   }
-  std::string wd = r.target.working_dir.empty() ? "/" : r.target.working_dir;
-  std::vector<std::string> argv = {"nsenter", "--target", std::to_string(r.target.pid), "--mount", "--uts", "--ipc",
-                                   "--net", "--pid", "--root", "--wd=" + wd, "--"};
-  argv.insert(argv.end(), r.command.begin(), r.command.end());
-  std::vector<std::string> env = exec_environment(r);
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (r.tty) {
-      ::setsid();
-      ::ioctl(slave, TIOCSCTTY, 0);
-      ::dup2(slave, 0);
-      ::dup2(slave, 1);
-      ::dup2(slave, 2);
-    } else {
-      ::dup2(in_pipe[0], 0);
-      ::dup2(out_pipe[1], 1);
-      ::dup2(err_pipe[1], 2);
-    }
-    std::vector<char*> a, e;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    for (auto& s : env) e.push_back(s.data());
-    e.push_back(nullptr);
-    ::execvpe(a[0], a.data(), e.data());
-    std::fprintf(stderr, "cannot run nsenter: %s\n", std::strerror(errno));
-    ::_exit(126);
+  ContainerCommand command{r.target, r.hostname, r.command, r.tty};
+  pid_t child;
+  try {
+    child = spawn_in_container(command, {in_pipe[0], out_pipe[1], err_pipe[1], slave});
+  } catch (const std::exception& e) {
+    conn.send_binary(std::string(1, char(kError)) + status_json(1, e.what()));
+    conn.close();
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], master, slave})
+      if (fd >= 0) ::close(fd);
+    return;
   }
   int stdin_fd;
   std::vector<std::thread> pumps;

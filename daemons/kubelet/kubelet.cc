@@ -34,6 +34,8 @@ Kubelet::Kubelet(KubeletOptions options) : options_(std::move(options)) {
   runtime_ = std::make_unique<NspawnRuntime>(options_.root_dir + "/runtime", options_.shim,
                                              make_shim_launcher(options_.container_launcher, options_.cgroup_root),
                                              options_.cgroup_root);
+  // A probe result that changes is a reason to sync the pod now: its readiness or a restart is due.
+  prober_ = std::make_unique<Prober>(*runtime_, [this](const std::string& key) { queue_.add(key); });
 }
 
 Kubelet::~Kubelet() { stop(); }
@@ -90,6 +92,8 @@ void Kubelet::stop() {
   if (routes_) routes_->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  // Only once no sync runs: a sync after this would report the probes' defaults (ready) for unprobed containers.
+  prober_->stop();
 }
 
 void Kubelet::resync() {
@@ -156,13 +160,16 @@ void Kubelet::sync_pod(const std::string& key) {
   lock.unlock();
   if (pod.contains("/metadata/deletionTimestamp"_json_pointer) && !pod["metadata"]["deletionTimestamp"].is_null()) {
     int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", int64_t(30));
+    prober_->remove_pod(rec.uid);  // no liveness kills while the pod shuts down
     kill_pod(rec, std::chrono::seconds(std::max<int64_t>(grace, 0)));
     cleanup_pod(rec.uid);
     confirm_deletion(pod);
     return;
   }
   sync_running_pod(pod, rec);
+  if (!rec.terminated) update_probes(pod, rec);
   report_status(pod, rec);
+  if (rec.terminated) prober_->remove_pod(rec.uid);
   // Come back when a back-off ends.
   auto now = std::chrono::steady_clock::now();
   for (const auto& [n, c] : rec.containers)
@@ -217,9 +224,18 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
     start_container(pod, spec, rec, c);
     return;
   }
-  auto st = runtime_->state(container_id(rec.uid, c.name, c.attempt));
+  std::string id = container_id(rec.uid, c.name, c.attempt);
+  auto st = runtime_->state(id);
+  if (st.phase == ContainerState::Phase::Running && !init) {
+    ProbeStatus probes = prober_->status(rec.uid, c.name, id);
+    if (probes.kill_message.empty()) return;
+    kill_unhealthy_container(pod, rec, c, probes);
+    st = runtime_->state(id);
+  }
   if (st.phase != ContainerState::Phase::Exited) return;
-  bool restart = policy == "Always" || (policy == "OnFailure" && st.exit_code != 0);
+  // A container killed for its probes failed, whatever its exit code: only restartPolicy Never leaves it dead.
+  bool failed = st.exit_code != 0 || c.killed_by_probe;
+  bool restart = policy == "Always" || (policy == "OnFailure" && failed);
   if (init && st.exit_code == 0) restart = false;
   if (!restart) return;
   auto now = std::chrono::steady_clock::now();
@@ -242,6 +258,31 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
   if (start_container(pod, spec, rec, c)) c.backoff_until = {};
 }
 
+// A liveness or startup probe failed past its threshold: stop the container with the probe's grace period, or the
+// pod's; the exit is then handled like any other (restart policy, crash back-off).
+void Kubelet::kill_unhealthy_container(const json& pod, PodRecord& rec, ContainerRecord& c, const ProbeStatus& probes) {
+  int64_t grace = probes.kill_grace_seconds.value_or(
+      pod.value("/spec/terminationGracePeriodSeconds"_json_pointer, int64_t(30)));
+  std::string policy = pod.value("/spec/restartPolicy"_json_pointer, std::string("Always"));
+  log(LogLevel::Notice, probes.kill_message + (policy == "Never" ? "" : ", will be restarted"),
+      object_fields("Pod", rec.ns, rec.name));
+  c.killed_by_probe = true;
+  runtime_->stop(container_id(rec.uid, c.name, c.attempt), std::chrono::seconds(std::max<int64_t>(grace, 0)));
+}
+
+// The prober follows the pod's app containers to their current instances.
+void Kubelet::update_probes(const json& pod, const PodRecord& rec) {
+  ProbedPod probed{rec.uid, rec.ns + "/" + rec.name, rec.name, rec.network ? rec.network->ip : "", {},
+                   pod.value("/status/containerStatuses"_json_pointer, json::array())};
+  for (const auto& spec : pod.value("/spec/containers"_json_pointer, json::array())) {
+    std::string name = spec.value("name", "");
+    auto c = rec.containers.find(name);
+    bool started = c != rec.containers.end() && c->second.attempt >= 0;
+    probed.containers.push_back({name, spec, started ? container_id(rec.uid, name, c->second.attempt) : ""});
+  }
+  prober_->update_pod(probed);
+}
+
 void Kubelet::kill_pod(PodRecord& rec, std::chrono::seconds grace) {
   std::vector<std::thread> stoppers;
   for (auto& [name, c] : rec.containers) {
@@ -254,6 +295,7 @@ void Kubelet::kill_pod(PodRecord& rec, std::chrono::seconds grace) {
 }
 
 void Kubelet::cleanup_pod(const std::string& uid) {
+  prober_->remove_pod(uid);
   PodRecord rec;
   {
     std::lock_guard lock(mutex_);

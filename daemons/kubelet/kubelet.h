@@ -1,7 +1,7 @@
 // kctl-kubelet: keeps its Node registered and Ready, and runs the pods bound to it. A level-driven loop: an informer
 // on the node's pods feeds a work queue of pod keys; syncing a pod brings its network, volumes and containers to
-// what its spec says (restart policy, back-off, init containers), reports its status, and on deletion stops it
-// gracefully, removes what it used and confirms the deletion.
+// what its spec says (restart policy, back-off, init containers, probes), reports its status, and on deletion stops
+// it gracefully, removes what it used and confirms the deletion.
 #pragma once
 
 #include <atomic>
@@ -23,6 +23,7 @@
 #include "daemons/kubelet/node_routes.h"
 #include "daemons/kubelet/node_status.h"
 #include "daemons/kubelet/pod_network.h"
+#include "daemons/kubelet/prober.h"
 
 namespace kctl::kubelet {
 
@@ -45,6 +46,7 @@ struct ContainerRecord {
   std::string waiting_reason, waiting_message;  // why it is not running (image missing, back-off, ...)
   std::chrono::steady_clock::time_point backoff_until{};
   std::string image_id;
+  bool killed_by_probe = false;  // the current instance was killed for failing its liveness or startup probe
 };
 
 struct PodRecord {
@@ -98,6 +100,8 @@ class Kubelet {
   void sync_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c,
                       bool init, const std::string& restart_policy);
   bool start_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c);
+  void kill_unhealthy_container(const nlohmann::json& pod, PodRecord& rec, ContainerRecord& c, const ProbeStatus& probes);
+  void update_probes(const nlohmann::json& pod, const PodRecord& rec);
   void kill_pod(PodRecord& rec, std::chrono::seconds grace);
   void cleanup_pod(const std::string& uid);
   void confirm_deletion(const nlohmann::json& pod);
@@ -120,6 +124,7 @@ class Kubelet {
   std::unique_ptr<api::Informer> pods_;
   std::unique_ptr<NodeRoutes> routes_;
   api::WorkQueue queue_;
+  ProberPtr prober_;  // after queue_ and runtime_, which its workers use
 
   mutable std::mutex mutex_;                // guards records_
   std::map<std::string, PodRecord> records_;  // by pod uid

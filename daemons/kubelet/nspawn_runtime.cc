@@ -177,8 +177,10 @@ void NspawnRuntime::stop(const std::string& id, std::chrono::seconds grace) {
   int p = pid(id);
   fs::path d = dir(id);
   if (alive(p)) {
+    std::ofstream(d / "stop-signal") << SIGTERM << "\n";
     ::kill(p, SIGTERM);
     if (!wait_exit(p, grace)) {
+      std::ofstream(d / "stop-signal") << SIGKILL << "\n";
       ::kill(p, SIGKILL);
       json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
       if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL);
@@ -202,6 +204,14 @@ ContainerState NspawnRuntime::state(const std::string& id) const {
     s.signal = e.value("signal", 0);
     s.started_at = e.value("startedAt", s.started_at);
     s.finished_at = e.value("finishedAt", "");
+    // nspawn exits 0 when its container shuts down on request, however the processes in it ended. A container
+    // stopped here ended by the signal it was sent, as runc-based runtimes report it (143, or 137 after the grace
+    // period), so that a container killed for its liveness probe does not look Completed.
+    int stop_signal = std::atoi(read_file(d / "stop-signal").c_str());
+    if (stop_signal > 0 && s.exit_code == 0 && s.signal == 0) {
+      s.signal = stop_signal;
+      s.exit_code = 128 + stop_signal;
+    }
     json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
     bool oom = meta.is_object() && ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).oom_killed();
     s.reason = oom ? "OOMKilled" : s.exit_code == 0 ? "Completed" : "Error";

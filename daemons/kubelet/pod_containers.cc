@@ -226,6 +226,7 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   }
   c.attempt = attempt;
   c.image_id = image->id;
+  c.killed_by_probe = false;
   c.waiting_reason.clear();
   c.waiting_message.clear();
   if (rec.start_time.empty()) {

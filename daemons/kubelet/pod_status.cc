@@ -1,6 +1,7 @@
 // Kubelet::report_status: the pod status Kubernetes clients expect, from what the runtime observes: phase, the
-// Initialized/ContainersReady/Ready conditions, IPs, and a status per container (waiting with reason, running
-// since, terminated with exit code, last state, restart count). Written through pods/status only when it changed.
+// Initialized/ContainersReady/Ready conditions (readiness from the probes), IPs, and a status per container
+// (waiting with reason, running since, started and ready, terminated with exit code, last state, restart count).
+// Written through pods/status only when it changed.
 #include <ctime>
 
 #include "daemons/common/daemon.h"
@@ -25,7 +26,8 @@ json terminated(const ContainerState& st, const std::string& container_id) {
   return t;
 }
 
-json condition(const std::string& type, bool status, const json& previous, const std::string& reason = "") {
+json condition(const std::string& type, bool status, const json& previous, const std::string& reason = "",
+               const std::string& message = "") {
   std::string s = status ? "True" : "False";
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -37,6 +39,7 @@ json condition(const std::string& type, bool status, const json& previous, const
     if (p.value("type", "") == type && p.value("status", "") == s) transition = p.value("lastTransitionTime", transition);
   json c = {{"type", type}, {"status", s}, {"lastProbeTime", nullptr}, {"lastTransitionTime", transition}};
   if (!reason.empty()) c["reason"] = reason;
+  if (!message.empty()) c["message"] = message;
   return c;
 }
 
@@ -46,6 +49,7 @@ void Kubelet::report_status(const json& pod, PodRecord& rec) {
   json old_status = pod.value("status", json::object());
   json previous_conditions = old_status.value("conditions", json::array());
   std::string policy = pod.value("/spec/restartPolicy"_json_pointer, std::string("Always"));
+  std::vector<std::string> unready;  // app containers, for the Ready condition's message
   auto container_statuses = [&](const json& specs, bool init, int& running, int& succeeded, int& failed, int& ready,
                                 int& waiting) {
     json out = json::array();
@@ -68,10 +72,12 @@ void Kubelet::report_status(const json& pod, PodRecord& rec) {
         auto st = runtime_->state(id);
         if (st.phase == ContainerState::Phase::Running) {
           state["running"] = {{"startedAt", seconds_only(st.started_at)}};
-          cs["started"] = true;
-          cs["ready"] = !init;  // readiness probes refine this where the spec has one
+          // Started and ready are the probes' to say (true without startup and readiness probes).
+          ProbeStatus probes = init ? ProbeStatus{} : prober_->status(rec.uid, name, id);
+          cs["started"] = probes.started;
+          cs["ready"] = !init && probes.ready;
           ++running;
-          if (!init) ++ready;
+          if (!init && probes.ready) ++ready;
         } else if (st.phase == ContainerState::Phase::Exited) {
           if (!c->waiting_reason.empty()) {
             // Waiting to restart after it ran: Kubernetes counts it as stopped, not as waiting, for the phase.
@@ -93,6 +99,7 @@ void Kubelet::report_status(const json& pod, PodRecord& rec) {
         }
       }
       if (!cs.contains("lastState")) cs["lastState"] = json::object();
+      if (!init && cs["ready"] == false) unready.push_back(name);
       cs["state"] = state;
       out.push_back(cs);
     }
@@ -125,13 +132,23 @@ void Kubelet::report_status(const json& pod, PodRecord& rec) {
   }
   if (!rec.start_time.empty() && !status.contains("startTime")) status["startTime"] = rec.start_time;
   bool containers_ready = n > 0 && size_t(ready) == n;
+  std::string not_ready_reason, not_ready_message;
+  if (!containers_ready && phase == "Succeeded") {
+    not_ready_reason = "PodCompleted";
+  } else if (!containers_ready) {
+    not_ready_reason = "ContainersNotReady";
+    std::string names;
+    for (const auto& u : unready) names += (names.empty() ? "" : " ") + u;
+    not_ready_message = "containers with unready status: [" + names + "]";  // as Go prints a []string
+  }
   json conds = json::array();
   for (const auto& c : previous_conditions)
     if (c.value("type", "") == "PodScheduled") conds.push_back(c);
   conds.push_back(condition("PodReadyToStartContainers", rec.network.has_value(), previous_conditions));
   conds.push_back(condition("Initialized", initialized, previous_conditions));
-  conds.push_back(condition("Ready", containers_ready, previous_conditions, containers_ready ? "" : (phase == "Succeeded" ? "PodCompleted" : "ContainersNotReady")));
-  conds.push_back(condition("ContainersReady", containers_ready, previous_conditions, containers_ready ? "" : (phase == "Succeeded" ? "PodCompleted" : "ContainersNotReady")));
+  conds.push_back(condition("Ready", containers_ready, previous_conditions, not_ready_reason, not_ready_message));
+  conds.push_back(condition("ContainersReady", containers_ready, previous_conditions, not_ready_reason,
+                            not_ready_message));
   status["conditions"] = conds;
   status["containerStatuses"] = statuses;
   if (n_init) status["initContainerStatuses"] = init_statuses;

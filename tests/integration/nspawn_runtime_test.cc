@@ -127,6 +127,8 @@ TEST_F(NspawnRuntimeTest, EnvironmentAndGracefulStop) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "SIGTERM did not stop it; it waited for SIGKILL";
   st = runtime_->state(s.id);
   EXPECT_EQ(st.phase, ContainerState::Phase::Exited);
+  EXPECT_EQ(st.exit_code, 143) << "a stopped container ended by SIGTERM, whatever nspawn's own status";
+  EXPECT_EQ(st.reason, "Error");
   EXPECT_NE(slurp(s.log_path).find("hello-env"), std::string::npos);
   runtime_->remove(s.id);
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/kctl/pod-pod-b/" + s.id));
