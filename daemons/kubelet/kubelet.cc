@@ -8,6 +8,7 @@
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_rootfs.h"
 #include "daemons/kubelet/nspawn_runtime.h"
+#include "daemons/kubelet/pod_masquerade.h"
 #include "daemons/kubelet/volumes.h"
 
 namespace fs = std::filesystem;
@@ -52,6 +53,7 @@ void Kubelet::start() {
   } else {
     try {
       network_->ensure_bridge(cidr);
+      program_pod_masquerade(*nft::make_netlink_writer(), cidr, options_.cluster_cidr);
     } catch (const std::exception& e) {
       not_ready = std::string("network not ready: ") + e.what();
     }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemons/common/daemon.h"
+#include "daemons/common/nftables.h"
 #include "daemons/kubelet/dbus_kubelet.h"
 #include "daemons/kubelet/kubelet.h"
 #include "daemons/kubelet/kubelet_server.h"
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
   flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
   flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");
   flags.add("pod-cidr", &o.node.pod_cidr, "the pods' address range until the controller manager assigns spec.podCIDR");
+  flags.add("cluster-cidr", &o.cluster_cidr,
+            "the cluster's pod network; pod traffic to anything outside it is masqueraded to the node's address");
   flags.add("root-dir", &o.root_dir, "where images, pods and containers are kept");
   flags.add("bridge", &o.bridge, "the node bridge pods attach to");
   flags.add("cgroup-root", &o.cgroup_root, "the cgroup file system");
@@ -48,6 +51,11 @@ int main(int argc, char** argv) {
   if (o.node.name.empty()) o.node.name = hostname();
   if (dbus_mode != "on" && dbus_mode != "none") {
     std::cerr << "kctl-kubelet: --dbus must be on or none\n";
+    return 2;
+  }
+  if (!nft::Ipv4Prefix::parse(o.cluster_cidr) || o.cluster_cidr.find('/') == std::string::npos) {
+    std::cerr << "kctl-kubelet: --cluster-cidr must be an IPv4 CIDR such as 10.244.0.0/16, not \"" << o.cluster_cidr
+              << "\"\n";
     return 2;
   }
   if (o.node.internal_ip.empty()) {
