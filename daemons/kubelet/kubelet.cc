@@ -236,6 +236,7 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
     std::string old = container_id(rec.uid, c.name, c.attempt - 1);
     runtime_->remove(old);
     remove_container_rootfs(pod_dir(rec.uid) + "/containers/" + old);
+    remove_container_log(pod_dir(rec.uid) + "/logs/" + c.name + "/" + std::to_string(c.attempt - 1) + ".log");
   }
   if (start_container(pod, spec, rec, c)) c.backoff_until = {};
 }

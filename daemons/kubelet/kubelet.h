@@ -34,6 +34,7 @@ struct KubeletOptions {
   std::string cluster_cidr = "10.244.0.0/16";  // the cluster's pod network: pod traffic leaving it is masqueraded
   std::string cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> shim;  // the kctl-shim command
+  LogRotation container_logs{kDefaultContainerLogMaxSize, kDefaultContainerLogMaxFiles};
   int workers = 4;                // pods synced in parallel
 };
 

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "api/quantity.h"
 #include "daemons/common/daemon.h"
 #include "daemons/common/nftables.h"
 #include "daemons/kubelet/dbus_kubelet.h"
@@ -28,8 +29,8 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   kubelet::KubeletOptions o;
-  std::string node_labels, shim, dbus_address, dbus_mode = "on";
-  int port = o.node.kubelet_port, max_pods = o.node.max_pods;
+  std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi";
+  int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
   flags.add("apiserver", &o.apiserver, "the API server endpoint: http(s)://HOST:PORT or dbus:[BUS-ADDRESS]");
   flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
   flags.add("shim", &shim, "the container shim binary (default: kctl-shim beside this program)");
   flags.add("port", &port, "the port logs, exec and port-forward are served on");
   flags.add("max-pods", &max_pods, "the node's pod capacity");
+  flags.add("container-log-max-size", &log_max_size,
+            "the size (a quantity such as 10Mi) at which a container's log file is rotated");
+  flags.add("container-log-max-files", &log_max_files,
+            "the most log files kept per container, the current one included (at least 2)");
   flags.add("dbus-address", &dbus_address, "the bus to own org.kctl.Kubelet1 on (default: the system bus)");
   flags.add("dbus", &dbus_mode, "on: export org.kctl.Kubelet1 on D-Bus; none: do not");
   flags.parse(argc, argv);
@@ -58,6 +63,18 @@ int main(int argc, char** argv) {
               << "\"\n";
     return 2;
   }
+  auto size = api::Quantity::try_parse(log_max_size);
+  if (!size || size->value() <= 0) {
+    std::cerr << "kctl-kubelet: --container-log-max-size must be a positive quantity such as 10Mi, not \""
+              << log_max_size << "\"\n";
+    return 2;
+  }
+  if (log_max_files < kubelet::kMinContainerLogMaxFiles) {
+    std::cerr << "kctl-kubelet: --container-log-max-files must be at least " << kubelet::kMinContainerLogMaxFiles
+              << "\n";
+    return 2;
+  }
+  o.container_logs = {size->value(), log_max_files};
   if (o.node.internal_ip.empty()) {
     std::cerr << "kctl-kubelet: --node-ip is required\n";
     return 2;

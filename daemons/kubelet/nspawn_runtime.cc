@@ -117,6 +117,10 @@ void NspawnRuntime::start(const ContainerSpec& spec) {
   std::vector<std::string> argv = shim_;
   argv.push_back("--dir=" + d.string());
   argv.push_back("--log=" + spec.log_path);
+  if (spec.log_rotation.max_size > 0) {
+    argv.push_back("--log-max-size=" + std::to_string(spec.log_rotation.max_size));
+    argv.push_back("--log-max-files=" + std::to_string(spec.log_rotation.max_files));
+  }
   argv.push_back("--ready-fd=" + std::to_string(ready[1]));
   argv.push_back("--");
   for (auto& a : nspawn_command(spec)) argv.push_back(std::move(a));
