@@ -30,6 +30,8 @@ namespace {
 
 // After the container process exits, its shim records the status within milliseconds; wait at most this long.
 constexpr auto kExitRecordTimeout = std::chrono::seconds(5);
+// The exit status of nspawn's stub init when the container's command died of a signal (EXIT_EXCEPTION).
+constexpr int kStubInitKilledBySignal = 255;
 // Hostnames are at most 63 characters (a DNS label), as Kubernetes truncates pod hostnames.
 constexpr size_t kMaxHostname = 63;
 
@@ -60,6 +62,33 @@ bool wait_exit(int pid, std::chrono::milliseconds timeout) {
   int r = ::poll(&p, 1, int(timeout.count()));
   ::close(fd);
   return r > 0 || !alive(pid);
+}
+
+// The parent of a process (field 4 of /proc/PID/stat, after the parenthesised command name), 0 when unknown.
+int parent(int pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// The first child of a process (from /proc/PID/task/PID/children), 0 when it has none.
+int first_child(int pid) {
+  std::istringstream children(read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+  int child = 0;
+  children >> child;
+  return child;
+}
+
+// The container's main process: the child of nspawn is the container's stub init (--as-pid2), whose child runs the
+// container's command. 0 while the container is still starting.
+int main_process(int nspawn_pid) {
+  int init = first_child(nspawn_pid);
+  return init > 0 ? first_child(init) : 0;
 }
 
 std::string machine_name(const std::string& id) {
@@ -158,11 +187,17 @@ void NspawnRuntime::stop(const std::string& id, std::chrono::seconds grace) {
   int p = pid(id);
   fs::path d = dir(id);
   if (alive(p)) {
-    ::kill(p, SIGTERM);
+    // SIGTERM to the container's main process alone, as CRI runtimes stop a container. Not through nspawn: its stub
+    // init follows the SIGTERM it forwards with a SIGHUP, which ends most programs at once, grace period or not.
+    // When the command is gone, the stub init exits with its status and nspawn with it.
+    int main = main_process(p);
+    ::kill(main > 0 ? main : p, SIGTERM);
     if (!wait_exit(p, grace)) {
+      // The shim shares the container's cgroup: it is spared, to record how the container ended.
+      int shim = parent(p);
       ::kill(p, SIGKILL);
       json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
-      if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL);
+      if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL, shim);
       wait_exit(p, std::chrono::seconds(5));
     }
   }
@@ -186,6 +221,9 @@ ContainerState NspawnRuntime::state(const std::string& id) const {
     json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
     bool oom = meta.is_object() && ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).oom_killed();
     s.reason = oom ? "OOMKilled" : s.exit_code == 0 ? "Completed" : "Error";
+    // nspawn's stub init exits 255 when its command was killed by a signal; the OOM killer's is SIGKILL, which
+    // Kubernetes reports as 128 + 9.
+    if (oom && s.exit_code == kStubInitKilledBySignal) s.exit_code = 128 + SIGKILL;
     return s;
   }
   int p = pid(id);
@@ -217,8 +255,7 @@ ExecTarget NspawnRuntime::exec_target(const std::string& id) const {
   ExecTarget t;
   int p = pid(id);
   if (!alive(p)) return t;
-  std::istringstream children(read_file("/proc/" + std::to_string(p) + "/task/" + std::to_string(p) + "/children"));
-  children >> t.pid;
+  t.pid = first_child(p);
   json meta = json::parse(read_file(fs::path(dir(id)) / "spec.json"), nullptr, false);
   if (meta.is_object()) {
     if (meta.contains("env") && meta["env"].is_array())
