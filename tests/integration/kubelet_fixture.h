@@ -47,6 +47,8 @@ class KubeletNodeTest : public ::testing::Test {
     wait_for([&] { return !std::filesystem::exists(root_ + "/pods") || std::filesystem::is_empty(root_ + "/pods"); },
              std::chrono::seconds(30));
     kubelet_.reset();
+    // The host's /run/netns is shared: no test may leave a pod's namespace there.
+    for (const auto& uid : created_) EXPECT_FALSE(std::filesystem::exists("/run/netns/kctl-" + uid)) << uid;
     std::filesystem::remove_all(root_);
   }
 
@@ -64,7 +66,11 @@ class KubeletNodeTest : public ::testing::Test {
   }
 
   api::ResourceClient pods() { return client_->resource("pods", "default"); }
-  nlohmann::json create_pod(const std::string& manifest) { return pods().create(nlohmann::json::parse(manifest)); }
+  nlohmann::json create_pod(const std::string& manifest) {
+    nlohmann::json pod = pods().create(nlohmann::json::parse(manifest));
+    created_.push_back(pod["metadata"]["uid"]);
+    return pod;
+  }
   nlohmann::json pod_status(const std::string& name) { return pods().get(name)["status"]; }
   bool wait_phase(const std::string& name, const std::string& phase,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
@@ -90,6 +96,7 @@ class KubeletNodeTest : public ::testing::Test {
   std::unique_ptr<KubeletProcess> kubelet_;
   std::unique_ptr<api::Client> client_;
   std::string root_;
+  std::vector<std::string> created_;  // uids of the pods create_pod made
 };
 
 }  // namespace kctl::test
