@@ -211,9 +211,17 @@ TEST_F(KubeletNetworkTest, RestartsConvergeOnOneRule) {
   EXPECT_EQ(table_rules().size(), 1u) << table_listing();
 }
 
-TEST_F(KubeletNetworkTest, ABadClusterCidrIsRefused) {
-  auto r = run({std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + server_->url(), "--node-ip=127.0.0.1",
-                "--cluster-cidr=10.244.0.0", "--dbus=none", "--root-dir=" + root_ + "/other"});
-  EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("--cluster-cidr must be an IPv4 CIDR"), std::string::npos) << r.err;
+// Flags that would leave the node half-configured stop the kubelet before it starts, naming the flag.
+TEST_F(KubeletNetworkTest, BadFlagsAreRefused) {
+  for (auto [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--cluster-cidr=10.244.0.0", "--cluster-cidr must be an IPv4 CIDR"},
+           {"--cluster-cidr=fd00::/8", "--cluster-cidr must be an IPv4 CIDR"},
+           {"--container-log-max-size=0", "--container-log-max-size must be a positive quantity"},
+           {"--container-log-max-size=ten", "--container-log-max-size must be a positive quantity"},
+           {"--container-log-max-files=1", "--container-log-max-files must be at least 2"}}) {
+    auto r = run({std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + server_->url(), "--node-ip=127.0.0.1",
+                  flag, "--dbus=none", "--root-dir=" + root_ + "/other"});
+    EXPECT_EQ(r.rc, 2) << flag;
+    EXPECT_NE(r.err.find(message), std::string::npos) << flag << ": " << r.err;
+  }
 }
