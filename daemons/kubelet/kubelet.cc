@@ -59,8 +59,9 @@ void Kubelet::start() {
     }
   }
   ready_ = not_ready.empty();
-  node_->update_status(ready_, not_ready);
+  // The Lease first: whoever sees the node Ready finds its heartbeat too.
   node_->renew_lease();
+  node_->update_status(ready_, not_ready);
   readopt();
 
   api::ListOptions sel;
