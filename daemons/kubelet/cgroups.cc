@@ -105,8 +105,9 @@ std::vector<int> ContainerCgroup::processes() const {
   return out;
 }
 
-void ContainerCgroup::kill_all(int signal) const {
-  for (int pid : processes()) ::kill(pid, signal);
+void ContainerCgroup::kill_all(int signal, int except) const {
+  for (int pid : processes())
+    if (pid != except) ::kill(pid, signal);
 }
 
 bool ContainerCgroup::oom_killed() const {

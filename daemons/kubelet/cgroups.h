@@ -17,7 +17,8 @@ class ContainerCgroup {
   // Moves a process into every hierarchy (call from the child before exec, or with the child's pid).
   void add_process(int pid) const;
   std::vector<int> processes() const;
-  void kill_all(int signal) const;
+  // Sends the signal to every process in it but `except` (the container's shim, which must live to record the exit).
+  void kill_all(int signal, int except = 0) const;
   // Whether the memory limit killed a process in it.
   bool oom_killed() const;
   // Removes the directories (they must be empty of processes); the pod's parent directory too when empty.

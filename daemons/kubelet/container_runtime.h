@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "daemons/kubelet/container_log.h"
+
 namespace kctl::kubelet {
 
 struct Mount {
@@ -33,6 +35,7 @@ struct ContainerSpec {
   int64_t cpu_limit_millis = 0;     // 0: no limit
   int64_t memory_limit_bytes = 0;   // 0: no limit
   std::string log_path;             // CRI-format log file the container's output goes to
+  LogRotation log_rotation;         // when and how that file is rotated
 };
 
 struct ContainerState {

@@ -64,15 +64,14 @@ void forward_sigterm(int) {
 }
 
 // CRI log records: "<time> <stream> <F|P> <text>\n".
-void emit(int log_fd, Stream& s, bool flush_all) {
+void emit(ContainerLogWriter& log, Stream& s, bool flush_all) {
   size_t p;
   while ((p = s.pending.find('\n')) != std::string::npos || s.pending.size() >= kMaxLogLine ||
          (flush_all && !s.pending.empty())) {
     bool full = p != std::string::npos && p < kMaxLogLine;
     size_t take = full ? p : std::min(s.pending.size(), kMaxLogLine);
     std::string text = s.pending.substr(0, take);
-    std::string rec = timestamp_nanos() + " " + s.name + (full ? " F " : " P ") + text + "\n";
-    (void)!::write(log_fd, rec.data(), rec.size());
+    log.write(timestamp_nanos() + " " + s.name + (full ? " F " : " P ") + text + "\n");
     if (s.tee_fd >= 0) {
       if (full) text += "\n";
       (void)!::write(s.tee_fd, text.data(), text.size());
@@ -89,7 +88,7 @@ int run_shim(const ShimOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return 125;
-  int log_fd = ::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  ContainerLogWriter log(o.log_path, o.log_rotation);
   std::string started = timestamp_nanos();
   // Under systemd: journald reads the shim's stdout and stderr, and READY=1 goes to the manager from the shim
   // alone (nspawn would notify on its own when it sees NOTIFY_SOCKET).
@@ -135,14 +134,14 @@ int run_shim(const ShimOptions& o) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n <= 0) {
-        emit(log_fd, streams[i], true);
+        emit(log, streams[i], true);
         ::close(fds[i].fd);
         fds[i].fd = -1;
         --open_fds;
         continue;
       }
       streams[i].pending.append(buf, size_t(n));
-      if (log_fd >= 0) emit(log_fd, streams[i], false);
+      emit(log, streams[i], false);
     }
   }
   int status = 0;
@@ -171,10 +170,13 @@ int shim_main(int argc, char** argv) {
     if (a.rfind("--dir=", 0) == 0) o.state_dir = a.substr(6);
     else if (a.rfind("--log=", 0) == 0) o.log_path = a.substr(6);
     else if (a.rfind("--ready-fd=", 0) == 0) o.ready_fd = std::atoi(a.c_str() + 11);
+    else if (a.rfind("--log-max-size=", 0) == 0) o.log_rotation.max_size = std::atoll(a.c_str() + 15);
+    else if (a.rfind("--log-max-files=", 0) == 0) o.log_rotation.max_files = std::atoi(a.c_str() + 16);
   }
   for (; i < argc; ++i) o.command.push_back(argv[i]);
   if (o.state_dir.empty() || o.command.empty()) {
-    std::fprintf(stderr, "usage: kctl-kubelet shim --dir=STATE --log=FILE [--ready-fd=N] -- COMMAND...\n");
+    std::fprintf(stderr, "usage: kctl-shim --dir=STATE --log=FILE [--log-max-size=BYTES --log-max-files=N] "
+                         "[--ready-fd=N] -- COMMAND...\n");
     return 2;
   }
   return run_shim(o);

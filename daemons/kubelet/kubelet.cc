@@ -8,6 +8,7 @@
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_rootfs.h"
 #include "daemons/kubelet/nspawn_runtime.h"
+#include "daemons/kubelet/pod_masquerade.h"
 #include "daemons/kubelet/systemd_launcher.h"
 #include "daemons/kubelet/volumes.h"
 
@@ -57,6 +58,7 @@ void Kubelet::start() {
   } else {
     try {
       network_->ensure_bridge(cidr);
+      program_pod_masquerade(*nft::make_netlink_writer(), cidr, options_.cluster_cidr);
     } catch (const std::exception& e) {
       not_ready = std::string("network not ready: ") + e.what();
     }
@@ -254,6 +256,7 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
     std::string old = container_id(rec.uid, c.name, c.attempt - 1);
     runtime_->remove(old);
     remove_container_rootfs(pod_dir(rec.uid) + "/containers/" + old);
+    remove_container_log(pod_dir(rec.uid) + "/logs/" + c.name + "/" + std::to_string(c.attempt - 1) + ".log");
   }
   if (start_container(pod, spec, rec, c)) c.backoff_until = {};
 }

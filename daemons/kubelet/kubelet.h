@@ -32,9 +32,11 @@ struct KubeletOptions {
   NodeConfig node;
   std::string root_dir = "/var/lib/kctl";
   std::string bridge = "kctl0";
+  std::string cluster_cidr = "10.244.0.0/16";  // the cluster's pod network: pod traffic leaving it is masqueraded
   std::string cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> shim;  // the kctl-shim command
   std::string container_launcher = "auto";  // systemd (transient units), process (own cgroups), auto
+  LogRotation container_logs{kDefaultContainerLogMaxSize, kDefaultContainerLogMaxFiles};
   int workers = 4;                // pods synced in parallel
 };
 

@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include "api/quantity.h"
 #include "daemons/common/daemon.h"
+#include "daemons/common/nftables.h"
 #include "daemons/kubelet/dbus_kubelet.h"
 #include "daemons/kubelet/kubelet.h"
 #include "daemons/kubelet/kubelet_server.h"
@@ -27,14 +29,16 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   kubelet::KubeletOptions o;
-  std::string node_labels, shim, dbus_address, dbus_mode = "on";
-  int port = o.node.kubelet_port, max_pods = o.node.max_pods;
+  std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi";
+  int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
   flags.add("apiserver", &o.apiserver, "the API server endpoint: http(s)://HOST:PORT or dbus:[BUS-ADDRESS]");
   flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
   flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
   flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");
   flags.add("pod-cidr", &o.node.pod_cidr, "the pods' address range until the controller manager assigns spec.podCIDR");
+  flags.add("cluster-cidr", &o.cluster_cidr,
+            "the cluster's pod network; pod traffic to anything outside it is masqueraded to the node's address");
   flags.add("root-dir", &o.root_dir, "where images, pods and containers are kept");
   flags.add("bridge", &o.bridge, "the node bridge pods attach to");
   flags.add("cgroup-root", &o.cgroup_root, "the cgroup file system");
@@ -44,6 +48,10 @@ int main(int argc, char** argv) {
             "kubelet's own cgroups) or auto");
   flags.add("port", &port, "the port logs, exec and port-forward are served on");
   flags.add("max-pods", &max_pods, "the node's pod capacity");
+  flags.add("container-log-max-size", &log_max_size,
+            "the size (a quantity such as 10Mi) at which a container's log file is rotated");
+  flags.add("container-log-max-files", &log_max_files,
+            "the most log files kept per container, the current one included (at least 2)");
   flags.add("dbus-address", &dbus_address, "the bus to own org.kctl.Kubelet1 on (default: the system bus)");
   flags.add("dbus", &dbus_mode, "on: export org.kctl.Kubelet1 on D-Bus; none: do not");
   flags.parse(argc, argv);
@@ -53,6 +61,23 @@ int main(int argc, char** argv) {
     std::cerr << "kctl-kubelet: --dbus must be on or none\n";
     return 2;
   }
+  if (!nft::Ipv4Prefix::parse(o.cluster_cidr) || o.cluster_cidr.find('/') == std::string::npos) {
+    std::cerr << "kctl-kubelet: --cluster-cidr must be an IPv4 CIDR such as 10.244.0.0/16, not \"" << o.cluster_cidr
+              << "\"\n";
+    return 2;
+  }
+  auto size = api::Quantity::try_parse(log_max_size);
+  if (!size || size->value() <= 0) {
+    std::cerr << "kctl-kubelet: --container-log-max-size must be a positive quantity such as 10Mi, not \""
+              << log_max_size << "\"\n";
+    return 2;
+  }
+  if (log_max_files < kubelet::kMinContainerLogMaxFiles) {
+    std::cerr << "kctl-kubelet: --container-log-max-files must be at least " << kubelet::kMinContainerLogMaxFiles
+              << "\n";
+    return 2;
+  }
+  o.container_logs = {size->value(), log_max_files};
   if (o.node.internal_ip.empty()) {
     std::cerr << "kctl-kubelet: --node-ip is required\n";
     return 2;

@@ -32,6 +32,8 @@ namespace {
 
 // After the container process exits, its shim records the status within milliseconds; wait at most this long.
 constexpr auto kExitRecordTimeout = std::chrono::seconds(5);
+// The exit status of nspawn's stub init when the container's command died of a signal (EXIT_EXCEPTION).
+constexpr int kStubInitKilledBySignal = 255;
 // Hostnames are at most 63 characters (a DNS label), as Kubernetes truncates pod hostnames.
 constexpr size_t kMaxHostname = 63;
 // systemd-machined's limit on machine names (they are host names).
@@ -64,6 +66,33 @@ bool wait_exit(int pid, std::chrono::milliseconds timeout) {
   int r = ::poll(&p, 1, int(timeout.count()));
   ::close(fd);
   return r > 0 || !alive(pid);
+}
+
+// The parent of a process (field 4 of /proc/PID/stat, after the parenthesised command name), 0 when unknown.
+int parent(int pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// The first child of a process (from /proc/PID/task/PID/children), 0 when it has none.
+int first_child(int pid) {
+  std::istringstream children(read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+  int child = 0;
+  children >> child;
+  return child;
+}
+
+// The container's main process: the child of nspawn is the container's stub init (--as-pid2), whose child runs the
+// container's command. 0 while the container is still starting.
+int main_process(int nspawn_pid) {
+  int init = first_child(nspawn_pid);
+  return init > 0 ? first_child(init) : 0;
 }
 
 }  // namespace
@@ -158,6 +187,10 @@ void NspawnRuntime::start(const ContainerSpec& spec) {
   std::vector<std::string> argv = shim_;
   argv.push_back("--dir=" + d.string());
   argv.push_back("--log=" + spec.log_path);
+  if (spec.log_rotation.max_size > 0) {
+    argv.push_back("--log-max-size=" + std::to_string(spec.log_rotation.max_size));
+    argv.push_back("--log-max-files=" + std::to_string(spec.log_rotation.max_files));
+  }
   argv.push_back("--");
   for (auto& a : nspawn_command(spec, launcher_->registers_machines())) argv.push_back(std::move(a));
   json meta = {{"id", spec.id}, {"podUID", spec.pod_uid}, {"podNamespace", spec.pod_namespace},
@@ -177,13 +210,19 @@ void NspawnRuntime::stop(const std::string& id, std::chrono::seconds grace) {
   int p = pid(id);
   fs::path d = dir(id);
   if (alive(p)) {
+    // SIGTERM to the container's main process alone, as CRI runtimes stop a container. Not through nspawn: its stub
+    // init follows the SIGTERM it forwards with a SIGHUP, which ends most programs at once, grace period or not.
+    // When the command is gone, the stub init exits with its status and nspawn with it.
     std::ofstream(d / "stop-signal") << SIGTERM << "\n";
-    ::kill(p, SIGTERM);
+    int main = main_process(p);
+    ::kill(main > 0 ? main : p, SIGTERM);
     if (!wait_exit(p, grace)) {
       std::ofstream(d / "stop-signal") << SIGKILL << "\n";
+      // The shim shares the container's cgroup: it is spared, to record how the container ended.
+      int shim = parent(p);
       ::kill(p, SIGKILL);
       json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
-      if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL);
+      if (meta.is_object()) ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).kill_all(SIGKILL, shim);
       wait_exit(p, std::chrono::seconds(5));
     }
   }
@@ -204,17 +243,20 @@ ContainerState NspawnRuntime::state(const std::string& id) const {
     s.signal = e.value("signal", 0);
     s.started_at = e.value("startedAt", s.started_at);
     s.finished_at = e.value("finishedAt", "");
-    // nspawn exits 0 when its container shuts down on request, however the processes in it ended. A container
-    // stopped here ended by the signal it was sent, as runc-based runtimes report it (143, or 137 after the grace
-    // period), so that a container killed for its liveness probe does not look Completed.
+    // A container stopped here whose command died of the signal it was sent (the stub init then exits 255) ended
+    // as runc-based runtimes report it: 143, or 137 after the grace period, so that a container killed for its
+    // liveness probe does not look Completed. One that caught the SIGTERM and exited keeps its own code.
     int stop_signal = std::atoi(read_file(d / "stop-signal").c_str());
-    if (stop_signal > 0 && s.exit_code == 0 && s.signal == 0) {
+    if (stop_signal > 0 && s.signal == 0 && s.exit_code == kStubInitKilledBySignal) {
       s.signal = stop_signal;
       s.exit_code = 128 + stop_signal;
     }
     json meta = json::parse(read_file(d / "spec.json"), nullptr, false);
     bool oom = meta.is_object() && ContainerCgroup(meta.value("cgroup", ""), cgroup_root_).oom_killed();
     s.reason = oom ? "OOMKilled" : s.exit_code == 0 ? "Completed" : "Error";
+    // nspawn's stub init exits 255 when its command was killed by a signal; the OOM killer's is SIGKILL, which
+    // Kubernetes reports as 128 + 9.
+    if (oom && s.exit_code == kStubInitKilledBySignal) s.exit_code = 128 + SIGKILL;
     return s;
   }
   int p = pid(id);
@@ -246,8 +288,7 @@ ExecTarget NspawnRuntime::exec_target(const std::string& id) const {
   ExecTarget t;
   int p = pid(id);
   if (!alive(p)) return t;
-  std::istringstream children(read_file("/proc/" + std::to_string(p) + "/task/" + std::to_string(p) + "/children"));
-  children >> t.pid;
+  t.pid = first_child(p);
   json meta = json::parse(read_file(fs::path(dir(id)) / "spec.json"), nullptr, false);
   if (meta.is_object()) {
     if (meta.contains("env") && meta["env"].is_array())

@@ -214,6 +214,7 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   } catch (const std::exception&) {
   }
   s.log_path = pod_dir(rec.uid) + "/logs/" + c.name + "/" + std::to_string(attempt) + ".log";
+  s.log_rotation = options_.container_logs;
   try {
     s.rootfs = mount_container_rootfs(image->rootfs, pod_dir(rec.uid) + "/containers/" + s.id);
     runtime_->start(s);

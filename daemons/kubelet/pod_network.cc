@@ -79,7 +79,15 @@ void PodNetworkManager::ensure_bridge(const std::string& pod_cidr) {
   auto addrs = run_process({"ip", "-o", "-4", "addr", "show", "dev", bridge_});
   if (addrs.out.find(" " + gw + " ") == std::string::npos) ip({"addr", "add", gw, "dev", bridge_});
   ip({"link", "set", bridge_, "up"});
-  std::ofstream("/proc/sys/net/ipv4/ip_forward") << "1\n";
+  // Pods reach other nodes and the world through the node: without forwarding their packets stop at the bridge.
+  // (Already on is fine where /proc/sys is read-only, as in a container that runs a node.)
+  std::string on;
+  std::ifstream("/proc/sys/net/ipv4/ip_forward") >> on;
+  if (on == "1") return;
+  std::ofstream forward("/proc/sys/net/ipv4/ip_forward");
+  forward << "1\n";
+  forward.close();
+  if (!forward) throw std::runtime_error("cannot turn on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)");
 }
 
 std::string PodNetworkManager::allocate_ip(const std::string& uid) {

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -29,6 +30,8 @@ class KubeletSystemdTest : public ::testing::Test {
   static void SetUpTestSuite() {
     ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
     run_process({"ip", "link", "set", "lo", "up"});
+    // /proc/sys is read-only in the booted container: what the kubelet would switch on is on already.
+    std::ofstream("/proc/sys/net/ipv4/ip_forward") << "1\n";
     ensure_system_bus();  // the host's nspawn wants one
   }
   void SetUp() override {
@@ -64,7 +67,7 @@ class KubeletSystemdTest : public ::testing::Test {
       } catch (const std::exception&) {
       }
       return false;
-    }, 30s)) << journal("kctl-kubelet");
+    }, 30s)) << journal("kctl-kubelet") << client_->resource("nodes").get("node-sd")["status"]["conditions"].dump();
   }
   std::string journal(const std::string& unit) { return node_->run({"journalctl", "--no-pager", "-u", unit}).out; }
   // systemctl list-units 'kctl-pod-*', one space between columns.

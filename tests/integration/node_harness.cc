@@ -42,8 +42,10 @@ std::string busybox_rootfs(const std::string& dir) {
 }
 
 KubeletProcess::KubeletProcess(const std::string& apiserver, const std::string& name, const std::string& root,
-                               const std::string& pod_cidr, const std::string& node_ip)
-    : apiserver_(apiserver), name_(name), root_(root), pod_cidr_(pod_cidr), node_ip_(node_ip) {
+                               const std::string& pod_cidr, const std::string& node_ip,
+                               std::vector<std::string> extra_args)
+    : apiserver_(apiserver), name_(name), root_(root), pod_cidr_(pod_cidr), node_ip_(node_ip),
+      extra_args_(std::move(extra_args)) {
   kubelet::ImageStore images(root_ + "/images");
   if (!images.find("kctl/busybox:latest")) images.import("kctl/busybox:latest", busybox_rootfs(root_ + "/busybox-src"));
   start();
@@ -55,6 +57,7 @@ void KubeletProcess::start() {
   std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + apiserver_,
                                    "--hostname-override=" + name_, "--node-ip=" + node_ip_,
                                    "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_, "--dbus=none"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open((root_ + "/kubelet.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

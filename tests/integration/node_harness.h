@@ -15,19 +15,22 @@ void ensure_system_bus();
 std::string busybox_rootfs(const std::string& dir);
 
 // A kctl-kubelet child process for node `name` talking to `apiserver`, with its root under `root` and the
-// busybox image imported as kctl/busybox:latest. Stops it (SIGTERM) when destroyed.
+// busybox image imported as kctl/busybox:latest. Stops it (SIGTERM) when destroyed. extra_args are added to its
+// command line (and can be changed for the next start()).
 class KubeletProcess {
  public:
   KubeletProcess(const std::string& apiserver, const std::string& name, const std::string& root,
-                 const std::string& pod_cidr, const std::string& node_ip);
+                 const std::string& pod_cidr, const std::string& node_ip, std::vector<std::string> extra_args = {});
   ~KubeletProcess();
   void start();
   void stop();
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   std::string log() const;
   const std::string& root() const { return root_; }
 
  private:
   std::string apiserver_, name_, root_, pod_cidr_, node_ip_;
+  std::vector<std::string> extra_args_;
   int pid_ = 0;
 };
 

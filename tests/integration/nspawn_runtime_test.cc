@@ -149,3 +149,37 @@ TEST_F(NspawnRuntimeTest, ContainersOfAPodShareLocalhost) {
   st = wait_exited(second.id);
   EXPECT_NE(st.exit_code, 0);
 }
+
+// Stopping sends SIGTERM to the container's command alone (nspawn's own stop would add a SIGHUP, which ends a
+// program that only handles SIGTERM at once); one that ignores it is killed when the grace period ends, and its
+// shim lives on to record that (137, as for any SIGKILL).
+TEST_F(NspawnRuntimeTest, StopGivesTheCommandItsGracePeriod) {
+  // Handles SIGTERM, slowly (a drain), and does not handle SIGHUP.
+  auto drains = spec("pod-d", "drains", {"/bin/sh", "-c", "trap 'sleep 1; echo drained; exit 0' TERM; echo ready; "
+                                         "while true; do sleep 0.1; done"});
+  auto ignores = spec("pod-d", "ignores", {"/bin/sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"});
+  for (auto* s : {&drains, &ignores}) {
+    runtime_->start(*s);
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (slurp(s->log_path).find("ready") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  runtime_->stop(drains.id, 10s);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 900ms) << "it did not get to drain";
+  EXPECT_LT(took, 5s);
+  auto st = runtime_->state(drains.id);
+  EXPECT_EQ(st.phase, ContainerState::Phase::Exited);
+  EXPECT_EQ(st.exit_code, 0);
+  EXPECT_NE(slurp(drains.log_path).find("drained"), std::string::npos) << slurp(drains.log_path);
+
+  t0 = std::chrono::steady_clock::now();
+  runtime_->stop(ignores.id, 2s);
+  took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 1900ms);
+  EXPECT_LT(took, 4s) << "waited for the exit record of a killed shim";
+  st = runtime_->state(ignores.id);
+  EXPECT_EQ(st.phase, ContainerState::Phase::Exited);
+  EXPECT_EQ(st.exit_code, 137);
+}
