@@ -2,6 +2,7 @@
 // applied, kubectl works with the written kubeconfig, and down removes every process and file; with worker nodes,
 // the example pod runs, pods on different nodes reach each other, and down leaves nothing behind.
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
@@ -99,14 +100,22 @@ TEST(LocalCluster, WorkersRunPodsThatReachEachOtherAcrossNodes) {
   EXPECT_EQ(web["status"]["phase"], "Running") << web["status"];
   EXPECT_EQ(web["status"]["hostIP"], "10.250.0.11");
   EXPECT_EQ(web["status"]["podIP"].get<std::string>().rfind("10.244.1.", 0), 0u) << web["status"];
-  auto page = kubectl({"exec", "-n", "demo", "web", "-c", "writer", "--", "wget", "-q", "-O", "-", "http://localhost/"});
+  // The writer writes its page, then fetches it, every 5 s: a moment after Running there may be no page yet (404),
+  // and its first fetch may come before httpd listens.
+  auto until_contains = [](const std::function<CmdResult()>& cmd, const std::string& text) {
+    CmdResult r;
+    for (int i = 0; i < 40 && r.out.find(text) == std::string::npos; ++i) {
+      if (i) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      r = cmd();
+    }
+    return r;
+  };
+  auto page = until_contains([&] {
+    return kubectl({"exec", "-n", "demo", "web", "-c", "writer", "--", "wget", "-q", "-O", "-", "http://localhost/"});
+  }, "hello from web on kctl-worker-1");
   EXPECT_NE(page.out.find("hello from web on kctl-worker-1"), std::string::npos) << page.out << page.err;
-  // The writer's first fetch may come before httpd listens; it tries every 5 s.
-  CmdResult logs;
-  for (int i = 0; i < 40 && logs.out.find("hello from web") == std::string::npos; ++i) {
-    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    logs = kubectl({"logs", "-n", "demo", "web", "-c", "writer", "--tail=1"});
-  }
+  auto logs = until_contains([&] { return kubectl({"logs", "-n", "demo", "web", "-c", "writer", "--tail=1"}); },
+                             "hello from web");
   EXPECT_NE(logs.out.find("hello from web"), std::string::npos) << logs.out << logs.err;
 
   // Each worker's kubelet on its node's own bus, as busctl shows it.
