@@ -5,6 +5,8 @@
 #include "daemons/kubelet/container_shim.h"
 
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <csignal>
 #include <cstring>
@@ -14,6 +16,9 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +30,9 @@ namespace kctl::kubelet {
 
 namespace {
 
+// nspawn sets a container up in tens of milliseconds; one that has not started after this long is reported as
+// started anyway, and its exit (if it never comes up) as usual.
+constexpr auto kStartTimeout = std::chrono::seconds(60);
 // A log line longer than this is split into partial (P) records, as CRI runtimes do (16 KiB).
 constexpr size_t kMaxLogLine = 16 * 1024;
 
@@ -80,6 +88,28 @@ void emit(ContainerLogWriter& log, Stream& s, bool flush_all) {
   }
 }
 
+// Waits for nspawn's READY=1 on the notify socket, or for nspawn to end first (a container that cannot start), or
+// for kStartTimeout.
+void wait_until_running(int notify, pid_t child) {
+  int exited = int(::syscall(SYS_pidfd_open, child, 0));
+  auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd fds[2] = {{notify, POLLIN, 0}, {exited, POLLIN, 0}};
+    int r = ::poll(fds, exited >= 0 ? 2 : 1, int(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || (fds[1].revents & POLLIN)) break;
+    char msg[4096];
+    ssize_t n = ::recv(notify, msg, sizeof msg - 1, 0);
+    if (n <= 0) continue;
+    msg[n] = 0;
+    std::string text(msg, size_t(n));
+    if (text.rfind("READY=1", 0) == 0 || text.find("\nREADY=1") != std::string::npos) break;
+  }
+  if (exited >= 0) ::close(exited);
+}
+
 }  // namespace
 
 int run_shim(const ShimOptions& o) {
@@ -89,13 +119,21 @@ int run_shim(const ShimOptions& o) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return 125;
   ContainerLogWriter log(o.log_path, o.log_rotation);
-  std::string started = timestamp_nanos();
-  // Under systemd: journald reads the shim's stdout and stderr, and READY=1 goes to the manager from the shim
-  // alone (nspawn would notify on its own when it sees NOTIFY_SOCKET).
+  // Under systemd: journald reads the shim's stdout and stderr, and READY=1 goes to the manager from the shim.
   bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  // nspawn notifies READY=1 to NOTIFY_SOCKET once the container's init runs: the shim listens for that, so that a
+  // container counts as started when its processes exist, not when nspawn was merely forked.
+  int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string name = "kctl-shim/" + std::to_string(::getpid());  // abstract: no path length limit, nothing to remove
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  socklen_t addr_len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  bool notify_ok = notify >= 0 && ::bind(notify, reinterpret_cast<sockaddr*>(&addr), addr_len) == 0;
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::unsetenv("NOTIFY_SOCKET");
+    if (notify_ok) ::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+    else ::unsetenv("NOTIFY_SOCKET");
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
     ::dup2(out[1], 1);
@@ -113,6 +151,9 @@ int run_shim(const ShimOptions& o) {
   struct sigaction term {};
   term.sa_handler = forward_sigterm;
   ::sigaction(SIGTERM, &term, nullptr);
+  if (notify_ok) wait_until_running(notify, pid);
+  if (notify >= 0) ::close(notify);
+  std::string started = timestamp_nanos();
   write_atomic(o.state_dir + "/pid", std::to_string(pid) + "\n");
   write_atomic(o.state_dir + "/started", started + "\n");
   if (o.ready_fd >= 0) {

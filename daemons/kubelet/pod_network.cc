@@ -1,8 +1,13 @@
-// PodNetworkManager: iproute2 for links, addresses and namespaces (one tool the operator also uses to look at what
-// the kubelet made), and address files for the IPAM.
+// PodNetworkManager: rtnetlink for namespaces, links and addresses (what `ip` would do, a millisecond per pod instead
+// of a process per step), and address files for the IPAM.
 #include "daemons/kubelet/pod_network.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -10,7 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "daemons/common/process.h"
+#include "daemons/common/rtnetlink.h"
 
 namespace fs = std::filesystem;
 
@@ -30,19 +35,6 @@ std::string format_ipv4(uint32_t ip) {
   char buf[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &a, buf, sizeof buf);
   return buf;
-}
-
-void ip(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_process(argv);
-  if (!r.ok()) throw std::runtime_error(describe_failure(argv, r));
-}
-
-bool ip_ok(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv).ok();
 }
 
 // A short stable hash of the uid for names limited to 15 characters (IFNAMSIZ).
@@ -74,11 +66,14 @@ void PodNetworkManager::ensure_bridge(const std::string& pod_cidr) {
   size_ = uint32_t(1) << (32 - prefix);
   base_ = net & ~(size_ - 1);
   fs::create_directories(fs::path(state_dir_) / "ipam");
-  std::string gw = format_ipv4(base_ + 1) + "/" + std::to_string(prefix);
-  if (!ip_ok({"link", "show", bridge_})) ip({"link", "add", bridge_, "type", "bridge"});
-  auto addrs = run_process({"ip", "-o", "-4", "addr", "show", "dev", bridge_});
-  if (addrs.out.find(" " + gw + " ") == std::string::npos) ip({"addr", "add", gw, "dev", bridge_});
-  ip({"link", "set", bridge_, "up"});
+  rtnl::Socket node;
+  int bridge = node.link_index(bridge_);
+  if (!bridge) {
+    node.add_bridge(bridge_);
+    bridge = node.link_index(bridge_);
+  }
+  node.add_address(bridge, base_ + 1, prefix);
+  node.set_up(bridge);
   // Pods reach other nodes and the world through the node: without forwarding their packets stop at the bridge.
   // (Already on is fine where /proc/sys is read-only, as in a container that runs a node.)
   std::string on;
@@ -139,21 +134,36 @@ PodNetwork PodNetworkManager::describe(const std::string& uid, const std::string
 PodNetwork PodNetworkManager::setup(const std::string& uid) {
   std::string addr = allocate_ip(uid);
   PodNetwork n = describe(uid, addr);
+  uint32_t ip = 0, gateway = 0;
+  parse_ipv4(n.ip, ip);
+  parse_ipv4(n.gateway, gateway);
   try {
-    if (!fs::exists(n.netns_path)) ip({"netns", "add", n.netns});
-    ip({"-n", n.netns, "link", "set", "lo", "up"});
-    if (!ip_ok({"link", "show", n.host_veth})) {
-      ip({"link", "add", n.host_veth, "type", "veth", "peer", "name", "eth0", "netns", n.netns});
+    rtnl::add_netns(n.netns);
+    rtnl::Socket node, pod(n.netns_path);
+    pod.set_up(pod.link_index("lo"));
+    int veth = node.link_index(n.host_veth);
+    if (!veth) {
+      int netns = ::open(n.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (netns < 0) throw std::runtime_error("cannot open " + n.netns_path + ": " + std::strerror(errno));
+      try {
+        node.add_veth(n.host_veth, "eth0", netns);
+      } catch (...) {
+        ::close(netns);
+        throw;
+      }
+      ::close(netns);
+      veth = node.link_index(n.host_veth);
     }
-    ip({"link", "set", n.host_veth, "master", bridge_});
+    int bridge = node.link_index(bridge_);
+    if (!bridge) throw std::runtime_error("the node bridge " + bridge_ + " is gone");
+    node.set_master(veth, bridge);
     // A pod reaching itself through a Service needs its bridge port to send frames back where they came from.
-    ip({"link", "set", n.host_veth, "type", "bridge_slave", "hairpin", "on"});
-    ip({"link", "set", n.host_veth, "up"});
-    std::string cidr = n.ip + "/" + std::to_string(n.prefix_len);
-    auto addrs = run_process({"ip", "-n", n.netns, "-o", "-4", "addr", "show", "dev", "eth0"});
-    if (addrs.out.find(" " + cidr + " ") == std::string::npos) ip({"-n", n.netns, "addr", "add", cidr, "dev", "eth0"});
-    ip({"-n", n.netns, "link", "set", "eth0", "up"});
-    ip({"-n", n.netns, "route", "replace", "default", "via", n.gateway});
+    node.set_hairpin(veth, true);
+    node.set_up(veth);
+    int eth0 = pod.link_index("eth0");
+    pod.add_address(eth0, ip, n.prefix_len);
+    pod.set_up(eth0);
+    pod.replace_default_route(gateway);
   } catch (...) {
     teardown(uid);
     throw;
@@ -162,11 +172,15 @@ PodNetwork PodNetworkManager::setup(const std::string& uid) {
 }
 
 void PodNetworkManager::teardown(const std::string& uid) {
-  std::string netns = netns_name(uid), veth = veth_name(uid);
   // Deleting the namespace destroys eth0 and with it the host end of the pair; delete the host end anyway in case
   // the namespace was lost first.
-  if (ip_ok({"link", "show", veth})) ip_ok({"link", "del", veth});
-  if (fs::exists("/run/netns/" + netns)) ip_ok({"netns", "del", netns});
+  try {
+    rtnl::Socket node;
+    if (int veth = node.link_index(veth_name(uid))) node.delete_link(veth);
+  } catch (const rtnl::Error&) {
+    // gone already with its peer's namespace
+  }
+  rtnl::delete_netns(netns_name(uid));
   release_ip(uid);
 }
 
