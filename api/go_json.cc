@@ -2,6 +2,8 @@
 // Hand-written because the formats are small and must match Go's edge cases, not a library's.
 #include "api/go_json.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -165,6 +167,36 @@ std::optional<UnixTime> parse_rfc3339(std::string_view s) {
     offset = (s[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
   }
   return UnixTime{days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset, nanos};
+}
+
+std::optional<double> parse_duration(std::string_view text) {
+  if (text == "0") return 0.0;
+  std::string_view s = text;
+  bool negative = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  static const std::pair<std::string_view, double> kUnits[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\u00b5s", 1e-6},
+                                                               {"ms", 1e-3}, {"s", 1},     {"m", 60}, {"h", 3600}};
+  double total = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (start == i) return std::nullopt;
+    double value = 0;
+    try {
+      value = std::stod(std::string(s.substr(start, i - start)));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    size_t unit_start = i;
+    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+    std::string_view unit = s.substr(unit_start, i - unit_start);
+    auto it = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& u) { return unit == u.first; });
+    if (it == std::end(kUnits)) return std::nullopt;
+    total += value * it->second;
+  }
+  return negative ? -total : total;
 }
 
 }  // namespace kctl::api

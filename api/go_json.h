@@ -30,4 +30,8 @@ std::optional<std::string> format_rfc3339(int64_t seconds, int32_t nanos, bool m
 // when the text is not such a time or names a day that does not exist.
 std::optional<UnixTime> parse_rfc3339(std::string_view text);
 
+// A duration as Go's time.ParseDuration reads it ("300ms", "1.5h", "2h45m", "-1m", "0"), in seconds; nullopt when
+// the text is not one.
+std::optional<double> parse_duration(std::string_view text);
+
 }  // namespace kctl::api

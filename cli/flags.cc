@@ -2,6 +2,8 @@
 // kubectl's option listing for --help, and Go's duration syntax for --timeout.
 #include "cli/flags.h"
 
+#include "api/go_json.h"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -213,29 +215,10 @@ std::vector<std::string> FlagSet::names() const {
 }
 
 double parse_duration(const std::string& text, const std::string& flag) {
-  auto bad = [&] { return UsageError("invalid argument \"" + text + "\" for \"" + flag + "\" flag: time: invalid duration \"" + text + "\""); };
-  if (text == "0") return 0;
-  std::string s = text;
-  bool negative = !s.empty() && s[0] == '-';
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.erase(0, 1);
-  if (s.empty()) throw bad();
-  double total = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t start = i;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (start == i) throw bad();
-    double value = std::stod(s.substr(start, i - start));
-    size_t unit_start = i;
-    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
-    std::string unit = s.substr(unit_start, i - unit_start);
-    static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
-                                                            {"s", 1},     {"m", 60},    {"h", 3600}};
-    auto it = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& u) { return unit == u.first; });
-    if (it == std::end(kUnits)) throw bad();
-    total += value * it->second;
-  }
-  return negative ? -total : total;
+  auto seconds = api::parse_duration(text);
+  if (!seconds)
+    throw UsageError("invalid argument \"" + text + "\" for \"" + flag + "\" flag: time: invalid duration \"" + text + "\"");
+  return *seconds;
 }
 
 }  // namespace kctl::cli

@@ -1,6 +1,8 @@
 // Flags, logging, sd_notify and signal handling for the daemons.
 #include "daemons/common/daemon.h"
 
+#include "api/go_json.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -35,6 +37,9 @@ void Flags::add(const std::string& name, int* target, const std::string& help) {
 void Flags::add(const std::string& name, bool* target, const std::string& help) {
   flags_[name] = {Flag::Type::Bool, target, help};
 }
+void Flags::add(const std::string& name, std::chrono::milliseconds* target, const std::string& help) {
+  flags_[name] = {Flag::Type::Duration, target, help};
+}
 
 std::string Flags::usage() const {
   std::string out = "Usage: " + program_ + " [flags]\n" + summary_ + "\n\nFlags:\n";
@@ -43,6 +48,7 @@ std::string Flags::usage() const {
     if (f.type == Flag::Type::String) def = *static_cast<std::string*>(f.target);
     if (f.type == Flag::Type::Int) def = std::to_string(*static_cast<int*>(f.target));
     if (f.type == Flag::Type::Bool) def = *static_cast<bool*>(f.target) ? "true" : "false";
+    if (f.type == Flag::Type::Duration) def = std::to_string(static_cast<std::chrono::milliseconds*>(f.target)->count()) + "ms";
     out += "  --" + name + (f.type == Flag::Type::Bool ? "" : " value") + "\n      " + f.help +
            (def.empty() ? "" : " (default " + def + ")") + "\n";
   }
@@ -65,6 +71,13 @@ bool Flags::set(const std::string& name, const std::string& value, bool has_valu
     *static_cast<bool*>(f.target) = v == "true";
   } else if (f.type == Flag::Type::String) {
     *static_cast<std::string*>(f.target) = value;
+  } else if (f.type == Flag::Type::Duration) {
+    auto seconds = api::parse_duration(value);
+    if (!seconds || *seconds < 0) {
+      error = "--" + name + " takes a duration such as 40s or 5m, not " + value;
+      return false;
+    }
+    *static_cast<std::chrono::milliseconds*>(f.target) = std::chrono::milliseconds(int64_t(*seconds * 1000));
   } else {
     char* end = nullptr;
     long v = std::strtol(value.c_str(), &end, 10);

@@ -2,6 +2,7 @@
 // journald is there, stderr otherwise), sd_notify, and waiting for SIGTERM/SIGINT.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -16,6 +17,8 @@ class Flags {
   void add(const std::string& name, std::string* target, const std::string& help);
   void add(const std::string& name, int* target, const std::string& help);
   void add(const std::string& name, bool* target, const std::string& help);
+  // A Go duration as kube's flags take them: "40s", "5m", "1m30s".
+  void add(const std::string& name, std::chrono::milliseconds* target, const std::string& help);
   // Parses argv; on --help prints usage and exits 0; on error prints the problem and exits 2. A --config=FILE
   // (YAML or JSON, keys named like the flags without dashes) is read first; flags on the command line win.
   void parse(int argc, char** argv);
@@ -24,7 +27,7 @@ class Flags {
  private:
   bool set(const std::string& name, const std::string& value, bool has_value, std::string& error);
   struct Flag {
-    enum class Type { String, Int, Bool } type;
+    enum class Type { String, Int, Bool, Duration } type;
     void* target;
     std::string help;
   };
