@@ -1,7 +1,8 @@
 // The kubelet's Events, with a real apiserver, kubelet and nspawn containers in a node namespace of the test's own,
 // read back as a user reads them: with the real kubectl's describe (and kctl's, column by column). A started pod
 // (Pulled, Created, Started; Killing when deleted), a failing liveness probe (Unhealthy counted, Killing, the
-// restart), a crash loop (BackOff counted up), an image that is never pulled, and the node's own events.
+// restart), a crash loop (BackOff counted up), containers that cannot start (an image never pulled, a
+// configuration that does not resolve), and the node's own events.
 #include <algorithm>
 #include <map>
 
@@ -213,9 +214,14 @@ TEST_F(KubeletEventsTest, CrashLoopGivesBackOffCountedUp) {
   EXPECT_TRUE(shown) << k.out;
 }
 
-TEST_F(KubeletEventsTest, ImageNeverPulledIsAWarning) {
+TEST_F(KubeletEventsTest, ContainersThatCannotStartAreWarnings) {
   std::string uid = create_pod(pod_manifest("nope", "true", R"({"image":"kctl/nope","imagePullPolicy":"Never"})"))
                         ["metadata"]["uid"];
+  // An init container that runs, then an app container whose configuration does not resolve.
+  std::string config_uid = create_pod(pod_manifest(
+      "config", "sleep 600", R"({"envFrom":[{"configMapRef":{"name":"missing"}}]})",
+      R"({"initContainers":[{"name":"init","image":"kctl/busybox","command":["true"]}]})"))["metadata"]["uid"];
+
   auto events = wait_events(uid, {"ErrImageNeverPull", "Failed"});
   const json* never = find(events, "ErrImageNeverPull");
   ASSERT_TRUE(never) << dump(events) << kubelet_->log();
@@ -223,6 +229,16 @@ TEST_F(KubeletEventsTest, ImageNeverPulledIsAWarning) {
   EXPECT_EQ((*never)["message"], "Container image \"kctl/nope\" is not present with pull policy of Never");
   EXPECT_TRUE(find(events, "Failed", "Error: ErrImageNeverPull")) << dump(events);
   EXPECT_FALSE(find(events, "Started")) << dump(events);
+
+  events = wait_events(config_uid, {"Started", "Failed"});
+  const json* failed = find(events, "Failed");
+  ASSERT_TRUE(failed) << dump(events) << kubelet_->log();
+  EXPECT_EQ((*failed)["type"], "Warning");
+  EXPECT_EQ((*failed)["message"], "Error: configmap \"missing\" not found");
+  EXPECT_EQ((*failed)["involvedObject"]["fieldPath"], "spec.containers{c}");
+  const json* started = find(events, "Started");
+  EXPECT_EQ((*started)["message"], "Started container init");
+  EXPECT_EQ((*started)["involvedObject"]["fieldPath"], "spec.initContainers{init}");
 }
 
 // The kubelet's own start and its node's conditions, on a reference whose uid is the node's name.
