@@ -7,6 +7,7 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_rootfs.h"
+#include "daemons/kubelet/kubelet_events.h"
 #include "daemons/kubelet/nspawn_runtime.h"
 #include "daemons/kubelet/pod_masquerade.h"
 #include "daemons/kubelet/systemd_launcher.h"
@@ -25,18 +26,30 @@ constexpr auto kLeaseRenewPeriod = std::chrono::seconds(10);
 constexpr auto kStatusReportPeriod = std::chrono::seconds(60);
 // Every pod is synced at least this often, so nothing depends on an event arriving.
 constexpr auto kResyncPeriod = std::chrono::seconds(30);
+// How long a stopping kubelet waits for its last Events to be written: they say why it did what it did last.
+constexpr auto kEventFlushOnStop = std::chrono::seconds(2);
 }  // namespace
 
 Kubelet::Kubelet(KubeletOptions options) : options_(std::move(options)) {
   transport_ = api::make_transport(options_.apiserver);
-  node_ = std::make_unique<NodeStatusReporter>(*transport_, options_.node);
+  api::EventRecorderOptions event_options;
+  event_options.on_error = [](const std::string& m) { log(LogLevel::Warning, m); };
+  events_ = std::make_unique<api::EventRecorder>(*transport_, api::EventSource{"kubelet", options_.node.name},
+                                                 std::move(event_options));
+  node_ = std::make_unique<NodeStatusReporter>(*transport_, options_.node, events_.get());
   images_ = std::make_unique<ImageStore>(options_.root_dir + "/images");
   network_ = std::make_unique<PodNetworkManager>(options_.bridge, options_.root_dir + "/network");
   runtime_ = std::make_unique<NspawnRuntime>(options_.root_dir + "/runtime", options_.shim,
                                              make_shim_launcher(options_.container_launcher, options_.cgroup_root),
                                              options_.cgroup_root);
   // A probe result that changes is a reason to sync the pod now: its readiness or a restart is due.
-  prober_ = std::make_unique<Prober>(*runtime_, [this](const std::string& key) { queue_.add(key); });
+  prober_ = std::make_unique<Prober>(
+      *runtime_, [this](const std::string& key) { queue_.add(key); },
+      [this](const std::string& key, const std::string& uid, const std::string& container, const std::string& message) {
+        api::ObjectPtr pod = pods_ ? pods_->get(key) : nullptr;
+        if (pod && pod->value("/metadata/uid"_json_pointer, std::string()) == uid)
+          events_->record_reference(container_ref(*pod, container), api::EventType::Warning, reason::kUnhealthy, message);
+      });
 }
 
 Kubelet::~Kubelet() { stop(); }
@@ -50,6 +63,7 @@ std::string Kubelet::container_id(const std::string& uid, const std::string& nam
 std::string Kubelet::pod_cidr() const { return network_->pod_cidr(); }
 
 void Kubelet::start() {
+  events_->record_reference(node_ref(options_.node.name), api::EventType::Normal, reason::kStarting, "Starting kubelet.");
   node_->register_node();
   std::string cidr = node_->pod_cidr();
   std::string not_ready;
@@ -96,6 +110,8 @@ void Kubelet::stop() {
     if (t.joinable()) t.join();
   // Only once no sync runs: a sync after this would report the probes' defaults (ready) for unprobed containers.
   prober_->stop();
+  events_->flush(kEventFlushOnStop);
+  events_->stop();
 }
 
 void Kubelet::resync() {
@@ -163,7 +179,7 @@ void Kubelet::sync_pod(const std::string& key) {
   if (pod.contains("/metadata/deletionTimestamp"_json_pointer) && !pod["metadata"]["deletionTimestamp"].is_null()) {
     int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", int64_t(30));
     prober_->remove_pod(rec.uid);  // no liveness kills while the pod shuts down
-    kill_pod(rec, std::chrono::seconds(std::max<int64_t>(grace, 0)));
+    kill_pod(rec, std::chrono::seconds(std::max<int64_t>(grace, 0)), &pod);
     cleanup_pod(rec.uid);
     confirm_deletion(pod);
     return;
@@ -223,7 +239,7 @@ void Kubelet::sync_running_pod(const json& pod, PodRecord& rec) {
 void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, ContainerRecord& c, bool init,
                              const std::string& policy) {
   if (c.attempt < 0) {
-    start_container(pod, spec, rec, c);
+    if (!start_container(pod, spec, rec, c)) record_start_failure(*events_, pod, spec, c);
     return;
   }
   std::string id = container_id(rec.uid, c.name, c.attempt);
@@ -248,9 +264,13 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
     c.waiting_reason = "CrashLoopBackOff";
     c.waiting_message = "back-off " + std::to_string(delay) + "s restarting failed container=" + c.name + " pod=" +
                         rec.name + "_" + rec.ns + "(" + rec.uid + ")";
+    record_back_off(*events_, pod, c);
     return;
   }
-  if (now < c.backoff_until) return;
+  if (now < c.backoff_until) {
+    record_back_off(*events_, pod, c);
+    return;
+  }
   // The attempt before the previous one is no longer needed (logs --previous reads the previous one).
   if (c.attempt >= 1) {
     std::string old = container_id(rec.uid, c.name, c.attempt - 1);
@@ -259,6 +279,7 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
     remove_container_log(pod_dir(rec.uid) + "/logs/" + c.name + "/" + std::to_string(c.attempt - 1) + ".log");
   }
   if (start_container(pod, spec, rec, c)) c.backoff_until = {};
+  else record_start_failure(*events_, pod, spec, c);
 }
 
 // A liveness or startup probe failed past its threshold: stop the container with the probe's grace period, or the
@@ -267,8 +288,9 @@ void Kubelet::kill_unhealthy_container(const json& pod, PodRecord& rec, Containe
   int64_t grace = probes.kill_grace_seconds.value_or(
       pod.value("/spec/terminationGracePeriodSeconds"_json_pointer, int64_t(30)));
   std::string policy = pod.value("/spec/restartPolicy"_json_pointer, std::string("Always"));
-  log(LogLevel::Notice, probes.kill_message + (policy == "Never" ? "" : ", will be restarted"),
-      object_fields("Pod", rec.ns, rec.name));
+  std::string message = probes.kill_message + (policy == "Never" ? "" : ", will be restarted");
+  log(LogLevel::Notice, message, object_fields("Pod", rec.ns, rec.name));
+  record_container_event(*events_, pod, c, api::EventType::Normal, reason::kKilling, message);
   c.killed_by_probe = true;
   runtime_->stop(container_id(rec.uid, c.name, c.attempt), std::chrono::seconds(std::max<int64_t>(grace, 0)));
 }
@@ -286,13 +308,14 @@ void Kubelet::update_probes(const json& pod, const PodRecord& rec) {
   prober_->update_pod(probed);
 }
 
-void Kubelet::kill_pod(PodRecord& rec, std::chrono::seconds grace) {
+void Kubelet::kill_pod(PodRecord& rec, std::chrono::seconds grace, const json* pod) {
   std::vector<std::thread> stoppers;
   for (auto& [name, c] : rec.containers) {
     if (c.attempt < 0) continue;
     std::string id = container_id(rec.uid, name, c.attempt);
-    if (runtime_->state(id).phase == ContainerState::Phase::Running)
-      stoppers.emplace_back([this, id, grace] { runtime_->stop(id, grace); });
+    if (runtime_->state(id).phase != ContainerState::Phase::Running) continue;
+    if (pod) record_container_event(*events_, *pod, c, api::EventType::Normal, reason::kKilling, "Stopping container " + name);
+    stoppers.emplace_back([this, id, grace] { runtime_->stop(id, grace); });
   }
   for (auto& t : stoppers) t.join();
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "api/event_recorder.h"
 #include "api/informer.h"
 #include "api/workqueue.h"
 #include "daemons/kubelet/container_runtime.h"
@@ -104,7 +105,7 @@ class Kubelet {
   bool start_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c);
   void kill_unhealthy_container(const nlohmann::json& pod, PodRecord& rec, ContainerRecord& c, const ProbeStatus& probes);
   void update_probes(const nlohmann::json& pod, const PodRecord& rec);
-  void kill_pod(PodRecord& rec, std::chrono::seconds grace);
+  void kill_pod(PodRecord& rec, std::chrono::seconds grace, const nlohmann::json* pod = nullptr);  // pod: for events
   void cleanup_pod(const std::string& uid);
   void confirm_deletion(const nlohmann::json& pod);
   void report_status(const nlohmann::json& pod, PodRecord& rec);
@@ -119,6 +120,7 @@ class Kubelet {
 
   KubeletOptions options_;
   api::TransportPtr transport_;
+  api::EventRecorderPtr events_;  // after transport_, which its writer uses
   std::unique_ptr<NodeStatusReporter> node_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<PodNetworkManager> network_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/leader_election.h"
+#include "daemons/kubelet/kubelet_events.h"
 
 namespace kctl::kubelet {
 
@@ -26,6 +27,15 @@ std::string read_line(const std::string& path) {
   std::string line;
   std::getline(in, line);
   return line;
+}
+
+// The event the kubelet records when a condition takes a status (Kubernetes' node status setters).
+const char* condition_event(const std::string& type, bool status) {
+  if (type == "MemoryPressure") return status ? "NodeHasInsufficientMemory" : "NodeHasSufficientMemory";
+  if (type == "DiskPressure") return status ? "NodeHasDiskPressure" : "NodeHasNoDiskPressure";
+  if (type == "PIDPressure") return status ? "NodeHasInsufficientPID" : "NodeHasSufficientPID";
+  if (type == "Ready") return status ? "NodeReady" : "NodeNotReady";
+  return nullptr;
 }
 
 std::string now_rfc3339() {
@@ -122,8 +132,24 @@ json node_object(const NodeConfig& c, const MachineInfo& m, bool ready, const st
   return node;
 }
 
-NodeStatusReporter::NodeStatusReporter(api::Transport& transport, NodeConfig config)
-    : transport_(transport), config_(std::move(config)), machine_(MachineInfo::read()) {}
+NodeStatusReporter::NodeStatusReporter(api::Transport& transport, NodeConfig config, api::EventRecorder* events)
+    : transport_(transport), config_(std::move(config)), events_(events), machine_(MachineInfo::read()) {}
+
+// "Node NAME status is now: NodeReady" for each condition whose status is new.
+void NodeStatusReporter::record_transitions(const json& previous, const json& current, bool with_ready) {
+  if (!events_) return;
+  for (const auto& c : current) {
+    std::string type = c.value("type", ""), status = c.value("status", "");
+    if (type == "Ready" && !with_ready) continue;
+    bool changed = true;
+    for (const auto& p : previous)
+      if (p.value("type", "") == type) changed = p.value("status", "") != status;
+    const char* reason = condition_event(type, status == "True");
+    if (changed && reason)
+      events_->record_reference(node_ref(config_.name), api::EventType::Normal, reason,
+                                "Node " + config_.name + " status is now: " + reason);
+  }
+}
 
 json NodeStatusReporter::register_node() {
   const auto* nodes = api::Registry::builtin().by_kind("", "Node");
@@ -131,6 +157,8 @@ json NodeStatusReporter::register_node() {
   json wanted = node_object(config_, machine_, false, "container runtime starting");
   try {
     last_node_ = client.create(wanted);
+    // Not Ready yet: registration says the runtime is starting, the first status update says more.
+    record_transitions(json::array(), wanted["status"]["conditions"], false);
     return last_node_;
   } catch (const api::StatusError& e) {
     if (e.status().code != 409) throw;
@@ -143,6 +171,7 @@ json NodeStatusReporter::register_node() {
   json status = wanted["status"];
   status["conditions"] = node_conditions(false, "container runtime starting", current.value("/status/conditions"_json_pointer, json::array()));
   last_node_ = client.patch(config_.name, api::PatchType::Merge, {{"status", status}}, "status");
+  record_transitions(current.value("/status/conditions"_json_pointer, json::array()), status["conditions"], false);
   return last_node_;
 }
 
@@ -152,6 +181,7 @@ void NodeStatusReporter::update_status(bool ready, const std::string& not_ready_
   json previous = last_node_.value("/status/conditions"_json_pointer, json::array());
   json status = {{"conditions", node_conditions(ready, not_ready_message, previous)}};
   last_node_ = client.patch(config_.name, api::PatchType::Merge, {{"status", status}}, "status");
+  record_transitions(previous, status["conditions"], true);
 }
 
 std::string NodeStatusReporter::pod_cidr() const {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "api/event_recorder.h"
 
 namespace kctl::kubelet {
 
@@ -36,7 +37,8 @@ nlohmann::json node_conditions(bool ready, const std::string& not_ready_message,
 
 class NodeStatusReporter {
  public:
-  NodeStatusReporter(api::Transport& transport, NodeConfig config);
+  // With `events`, a condition that takes a new status is an event about the node (NodeReady, NodeHasSufficientMemory...).
+  NodeStatusReporter(api::Transport& transport, NodeConfig config, api::EventRecorder* events = nullptr);
   // Creates the Node, or updates its labels, addresses and status if it exists. Returns the stored Node.
   nlohmann::json register_node();
   // Sends the current status (ready or not and why); keeps transition times.
@@ -48,8 +50,11 @@ class NodeStatusReporter {
   const NodeConfig& config() const { return config_; }
 
  private:
+  void record_transitions(const nlohmann::json& previous, const nlohmann::json& current, bool with_ready);
+
   api::Transport& transport_;
   NodeConfig config_;
+  api::EventRecorder* events_;
   MachineInfo machine_;
   nlohmann::json last_node_;
 };

@@ -7,6 +7,7 @@
 #include "daemons/common/daemon.h"
 #include "daemons/kubelet/container_rootfs.h"
 #include "daemons/kubelet/kubelet.h"
+#include "daemons/kubelet/kubelet_events.h"
 #include "daemons/kubelet/volumes.h"
 
 namespace fs = std::filesystem;
@@ -83,6 +84,9 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
                         "/images); import it with kctl image import";
     return false;
   }
+  // The kubelet says so on every start, also when nothing had to be pulled.
+  record_container_event(*events_, pod, c, api::EventType::Normal, reason::kPulled,
+                         "Container image \"" + image_ref + "\" already present on machine");
   const auto& reg = api::Registry::builtin();
   std::string ns = rec.ns;
   auto field_ref = [&](const std::string& path) -> std::string {
@@ -225,6 +229,9 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
         object_fields("Pod", ns, rec.name));
     return false;
   }
+  // nspawn creates and starts in one step; the kubelet's two events still tell the user where the container is.
+  record_container_event(*events_, pod, c, api::EventType::Normal, reason::kCreated, "Created container: " + c.name);
+  record_container_event(*events_, pod, c, api::EventType::Normal, reason::kStarted, "Started container " + c.name);
   c.attempt = attempt;
   c.image_id = image->id;
   c.killed_by_probe = false;

@@ -54,10 +54,10 @@ class ProbeWorker {
     bool started = false, ready = false;
   };
 
-  ProbeWorker(const ContainerRuntime& runtime, Prober::Wake wake, const ProbedPod& pod, const std::string& name,
-              std::array<std::optional<ProbeSpec>, 3> specs, Seed seed)
-      : runtime_(runtime), wake_(std::move(wake)), pod_key_(pod.key), hostname_(pod.hostname), name_(name),
-        seed_(std::move(seed)) {
+  ProbeWorker(const ContainerRuntime& runtime, Prober::Wake wake, Prober::Unhealthy unhealthy, const ProbedPod& pod,
+              const std::string& name, std::array<std::optional<ProbeSpec>, 3> specs, Seed seed)
+      : runtime_(runtime), wake_(std::move(wake)), unhealthy_(std::move(unhealthy)), pod_key_(pod.key),
+        pod_uid_(pod.uid), hostname_(pod.hostname), name_(name), seed_(std::move(seed)) {
     for (ProbeType t : kProbeTypes) track(t).spec = std::move(specs[size_t(t)]);
     thread_ = std::thread([this] { loop(); });
   }
@@ -114,12 +114,13 @@ class ProbeWorker {
   void begin_instance(const std::string& id, Clock::time_point start);
   std::optional<ProbeType> due(Clock::time_point now, Clock::time_point& wake_at) const;
   std::optional<ProbeOutcome> probe(const std::string& id, const ProbeSpec& spec, ProbeContext ctx) const;
-  bool record(ProbeType t, const ProbeOutcome& outcome);
+  bool record(ProbeType t, const ProbeOutcome& outcome, std::string& unhealthy);
   void log_probe(LogLevel level, const std::string& message) const;
 
   const ContainerRuntime& runtime_;
   const Prober::Wake wake_;
-  const std::string pod_key_, hostname_, name_;
+  const Prober::Unhealthy unhealthy_;
+  const std::string pod_key_, pod_uid_, hostname_, name_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   // Guarded by mutex_:
@@ -168,9 +169,12 @@ void ProbeWorker::loop() {
       tr.last_error = outcome->message;
       continue;
     }
-    if (record(*type, *outcome)) {
+    std::string unhealthy;
+    bool changed = record(*type, *outcome, unhealthy);
+    if (changed || !unhealthy.empty()) {
       lock.unlock();
-      wake_(pod_key_);
+      if (!unhealthy.empty() && unhealthy_) unhealthy_(pod_key_, pod_uid_, name_, unhealthy);
+      if (changed) wake_(pod_key_);
       lock.lock();
     }
   }
@@ -224,17 +228,17 @@ std::optional<ProbeOutcome> ProbeWorker::probe(const std::string& id, const Prob
   return run_probe(spec, ctx);
 }
 
-// Counts the outcome; true when the result changed.
-bool ProbeWorker::record(ProbeType t, const ProbeOutcome& outcome) {
+// Counts the outcome; true when the result changed. A failure is also an Unhealthy event, as in Kubernetes.
+bool ProbeWorker::record(ProbeType t, const ProbeOutcome& outcome, std::string& unhealthy) {
   Track& tr = track(t);
   const std::string type = probe_type_name(t);
   tr.last_error.clear();
   bool streak = tr.run > 0 && tr.last == outcome.success();
   tr.run = streak ? std::min(tr.run + 1, std::max(tr.spec->success_threshold, tr.spec->failure_threshold)) : 1;
   tr.last = outcome.success();
-  // Kubernetes records an Unhealthy event for every failure; kctl has no event writer yet, so the journal gets
-  // each failure that starts a streak or says something new (and every change of the result below), not one line
-  // per period.
+  // Every failure is an Unhealthy event (the recorder counts repeats on one Event); the journal gets each failure
+  // that starts a streak or says something new (and every change of the result below), not one line per period.
+  if (!outcome.success()) unhealthy = type + " probe failed: " + outcome.message;
   if (!outcome.success() && (!streak || outcome.message != tr.last_failure))
     log_probe(LogLevel::Info, type + " probe failed: " + outcome.message);
   if (!outcome.success()) tr.last_failure = outcome.message;
@@ -260,7 +264,8 @@ void ProbeWorker::log_probe(LogLevel level, const std::string& message) const {
   log(level, message, object_fields("Pod", pod_key_.substr(0, slash), pod_key_.substr(slash + 1)));
 }
 
-Prober::Prober(const ContainerRuntime& runtime, Wake wake) : runtime_(runtime), wake_(std::move(wake)) {}
+Prober::Prober(const ContainerRuntime& runtime, Wake wake, Unhealthy unhealthy)
+    : runtime_(runtime), wake_(std::move(wake)), unhealthy_(std::move(unhealthy)) {}
 
 Prober::~Prober() { stop(); }
 
@@ -277,7 +282,7 @@ void Prober::update_pod(const ProbedPod& pod) {
       for (const auto& cs : pod.reported_statuses)
         if (cs.is_object() && cs.value("name", "") == c.name && cs.value("containerID", "").rfind("nspawn://", 0) == 0)
           seed = {cs.value("containerID", "").substr(9), cs.value("started", false), cs.value("ready", false)};
-      worker = std::make_unique<ProbeWorker>(runtime_, wake_, pod, c.name, std::move(specs), seed);
+      worker = std::make_unique<ProbeWorker>(runtime_, wake_, unhealthy_, pod, c.name, std::move(specs), seed);
     }
     worker->point_at(c.container_id, pod.ip);
   }

@@ -46,7 +46,10 @@ class ProbeWorker;
 class Prober {
  public:
   using Wake = std::function<void(const std::string& pod_key)>;
-  Prober(const ContainerRuntime& runtime, Wake wake);
+  // A probe failed: "Liveness probe failed: ..." (Kubernetes' Unhealthy event). Called on the worker's thread.
+  using Unhealthy = std::function<void(const std::string& pod_key, const std::string& pod_uid,
+                                       const std::string& container, const std::string& message)>;
+  Prober(const ContainerRuntime& runtime, Wake wake, Unhealthy unhealthy = nullptr);
   ~Prober();
 
   // Starts workers for the pod's containers with probes and points them at their current instances.
@@ -62,6 +65,7 @@ class Prober {
  private:
   const ContainerRuntime& runtime_;
   Wake wake_;
+  Unhealthy unhealthy_;
   mutable std::mutex mutex_;
   // pod uid -> container name -> worker; guarded by mutex_ (the workers themselves are thread-safe)
   std::map<std::string, std::map<std::string, std::unique_ptr<ProbeWorker>>> workers_;
