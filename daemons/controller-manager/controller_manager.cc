@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/replica_set_controller.h"
 
 namespace kctl::controllers {
 
@@ -16,7 +17,10 @@ constexpr auto kCacheSyncTimeout = std::chrono::seconds(60);
 }  // namespace
 
 const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers() {
-  static const std::vector<std::pair<std::string, ControllerFactory>> all = {};
+  static const std::vector<std::pair<std::string, ControllerFactory>> all = {
+      {"replicaset", ReplicaSetController::for_replica_sets},
+      {"replicationcontroller", ReplicaSetController::for_replication_controllers},
+  };
   return all;
 }
 
