@@ -238,9 +238,9 @@ json pod_from_template(const json& tmpl, const json& owner, const json& ref) {
   json tmeta = tmpl.value("metadata", json::object());
   for (const char* f : {"labels", "annotations", "finalizers"})
     if (tmeta.contains(f) && !tmeta[f].is_null()) meta[f] = tmeta[f];
-  // kube's getPodsPrefix: "<owner>-" unless that is no valid prefix of a pod name.
+  // kube's getPodsPrefix: "<owner>-" unless that is no valid prefix of a pod name (a DNS subdomain, 253 at most).
   std::string name = str_at(owner, "/metadata/name");
-  meta["generateName"] = name.size() + 1 <= 58 ? name + "-" : name;
+  meta["generateName"] = name.size() + 1 <= 253 ? name + "-" : name;
   meta["namespace"] = str_at(owner, "/metadata/namespace");
   meta["ownerReferences"] = json::array({ref});
   pod["metadata"] = std::move(meta);

@@ -101,7 +101,7 @@ api::LabelSelector ReplicaSetController::selector_of(const json& rs) const {
 }
 
 ObjectPtr ReplicaSetController::resolve_controller_ref(const std::string& ns, const json& ref) const {
-  if (ref.value("kind", "") != kind_.kind) return nullptr;
+  if (!ref.is_object() || ref.value("kind", "") != kind_.kind) return nullptr;
   ObjectPtr rs = replica_sets_.get(ns + "/" + ref.value("name", ""));
   if (!rs || str_at(*rs, "/metadata/uid") != ref.value("uid", "")) return nullptr;
   return rs;
