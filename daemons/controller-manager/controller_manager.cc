@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/replica_set_controller.h"
 
 namespace kctl::controllers {
@@ -20,6 +21,7 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
   static const std::vector<std::pair<std::string, ControllerFactory>> all = {
       {"replicaset", ReplicaSetController::for_replica_sets},
       {"replicationcontroller", ReplicaSetController::for_replication_controllers},
+      {"deployment", DeploymentController::create},
   };
   return all;
 }
