@@ -5,6 +5,7 @@
 // configuration that does not resolve), and the node's own events.
 #include <algorithm>
 #include <map>
+#include <regex>
 
 #include "kctl_compare.h"
 #include "kubelet_fixture.h"
@@ -160,7 +161,9 @@ TEST_F(KubeletEventsTest, FailingLivenessProbeGivesUnhealthyAndKilling) {
   // The exec probe's output as it is, newline included, as Kubernetes keeps it (describe trims it).
   EXPECT_EQ((*unhealthy)["message"], unhealthy_message + "\n");
   EXPECT_EQ((*unhealthy)["type"], "Warning");
-  EXPECT_EQ((*unhealthy)["count"], 2) << dump(events);  // failureThreshold 2: two failures, one Event
+  // failureThreshold 2: at least two failures on one Event (the restarted container removes its file again after
+  // 3 s, and a slow machine may see its next failure before this look).
+  EXPECT_GE((*unhealthy)["count"].get<int>(), 2) << dump(events);
   EXPECT_EQ((*unhealthy)["involvedObject"]["fieldPath"], "spec.containers{c}");
   const json* killing = find(events, "Killing");
   ASSERT_TRUE(killing) << dump(events);
@@ -178,11 +181,14 @@ TEST_F(KubeletEventsTest, FailingLivenessProbeGivesUnhealthyAndKilling) {
   std::vector<std::string> reasons;
   for (const auto& r : rows)
     if (r[1] != "BackOff") reasons.push_back(r[1]);
-  EXPECT_EQ(reasons, (std::vector<std::string>{"Unhealthy", "Killing", "Pulled", "Created", "Started"})) << k.out;
+  // (A later failure of the restarted container moves Unhealthy to the end.)
+  EXPECT_TRUE(reasons == (std::vector<std::string>{"Unhealthy", "Killing", "Pulled", "Created", "Started"}) ||
+              reasons == (std::vector<std::string>{"Killing", "Pulled", "Created", "Started", "Unhealthy"}))
+      << k.out;
   for (const auto& r : rows) {
     if (r[1] == "Unhealthy") {
       EXPECT_EQ(r[0], "Warning");
-      EXPECT_NE(r[2].find("(x2 over "), std::string::npos) << r[2];
+      EXPECT_TRUE(std::regex_search(r[2], std::regex(R"(\(x\d+ over )"))) << r[2];
       EXPECT_EQ(r[4], unhealthy_message);
     }
     if (r[1] == "Started") {
