@@ -3,16 +3,9 @@
 // Ready), since these tests run no kubelet and no scheduler.
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <ctime>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,50 +16,33 @@
 
 namespace kctl::test {
 
-// kctl-controller-manager (every controller, or those --controllers names) against `apiserver`, its output in a
-// log file of the test's own.
+// kctl-controller-manager (every controller, or those --controllers names) against `apiserver`, without leader
+// election or D-Bus unless `extra` asks for them, its output in a log file of the test's own.
 class ControllerManagerProcess {
  public:
   explicit ControllerManagerProcess(const std::string& apiserver, std::vector<std::string> extra = {})
       : dir_(make_temp_dir("controller-manager")) {
     std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-controller-manager",
                                      "--apiserver=" + apiserver};
-    bool elect = false;
-    for (const auto& a : extra) elect |= a.rfind("--leader-elect", 0) == 0;
-    if (!elect) args.push_back("--leader-elect=false");
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open((dir_ + "/controller-manager.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> a;
-      for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
-      a.push_back(nullptr);
-      execv(a[0], a.data());
-      _exit(127);
+    bool elect = false, dbus = false;
+    for (const auto& a : extra) {
+      elect |= a.rfind("--leader-elect", 0) == 0;
+      dbus |= a.rfind("--dbus", 0) == 0;
     }
+    if (!elect) args.push_back("--leader-elect=false");
+    if (!dbus) args.push_back("--dbus=none");
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_.start(args, dir_ + "/controller-manager.log");
   }
   ~ControllerManagerProcess() {
-    stop();
+    process_.stop();
     run({"rm", "-rf", dir_});
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-    pid_ = 0;
-  }
-  std::string log() const {
-    std::ifstream in(dir_ + "/controller-manager.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string log() const { return process_.log(); }
 
  private:
   std::string dir_;
-  int pid_ = 0;
+  ChildProcess process_;
 };
 
 inline std::string now_rfc3339(std::chrono::seconds ago = std::chrono::seconds(0)) {
