@@ -251,8 +251,11 @@ TEST_F(DeploymentControllerTest, KubectlRolloutStatusHistoryAndUndo) {
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("successfully rolled out"), std::string::npos) << r.out;
 
-  r = kubectl({"rollout", "history", "deploy/web"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  // The change-cause reaches the ReplicaSet at the sync after the annotation, which may follow the rollout's end.
+  EXPECT_TRUE(eventually([&] {
+    r = kubectl({"rollout", "history", "deploy/web"});
+    return r.out.find("2         to nginx 2") != std::string::npos;
+  })) << r.out << r.err;
   EXPECT_NE(r.out.find("REVISION  CHANGE-CAUSE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1         <none>"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2         to nginx 2"), std::string::npos) << r.out;
