@@ -52,6 +52,8 @@ ApiCallPool::~ApiCallPool() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    // What has not started is dropped: a pod not bound stays pending and the next leader schedules it.
+    calls_.clear();
   }
   cv_.notify_all();
   space_cv_.notify_all();
@@ -164,7 +166,7 @@ void Scheduler::stop() {
   stop_cv_.notify_all();
   queue_.shut_down();
   if (loop_.joinable()) loop_.join();
-  calls_.reset();  // finishes the bindings already handed out
+  calls_.reset();  // waits for the calls in progress, drops the others
   informers_.stop();
   if (housekeeping_.joinable()) housekeeping_.join();
   events_.flush(std::chrono::seconds(2));

@@ -52,7 +52,7 @@ struct SchedulerStats {
 class ApiCallPool {
  public:
   ApiCallPool(size_t threads, size_t max_queued);
-  ~ApiCallPool();  // runs what is queued, then joins
+  ~ApiCallPool();  // waits for the calls in progress; the queued ones are dropped
   void push(std::function<void()> call);  // blocks while max_queued calls wait
  private:
   void run();
