@@ -7,6 +7,8 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/node_ipam_controller.h"
+#include "daemons/controller-manager/node_lifecycle_controller.h"
+#include "daemons/controller-manager/taint_eviction_controller.h"
 
 namespace kctl::controllers {
 
@@ -19,6 +21,9 @@ constexpr auto kCacheSyncTimeout = std::chrono::seconds(60);
 const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers() {
   static const std::vector<std::pair<std::string, ControllerFactory>> all = {
       {"nodeipam", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeIpamController>(c); }},
+      {"nodelifecycle", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeLifecycleController>(c); }},
+      {"taint-eviction-controller",
+       [](ControllerContext& c) -> ControllerPtr { return std::make_unique<TaintEvictionController>(c); }},
   };
   return all;
 }

@@ -12,6 +12,9 @@ using nlohmann::json;
 
 namespace {
 
+// An absent or malformed list reads as this one (an lvalue, so choosing between the two copies nothing).
+const json kNoItems = json::array();
+
 std::string str(const json& obj, const char* field) {
   auto it = obj.find(field);
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -50,13 +53,13 @@ bool term_matches(const json& term, const json& node) {
   json fields = term.value("matchFields", json::array());
   if ((!exprs.is_array() || exprs.empty()) && (!fields.is_array() || fields.empty())) return false;
   json labels = node.value("/metadata/labels"_json_pointer, json::object());
-  for (const auto& req : exprs.is_array() ? exprs : json::array()) {
+  for (const auto& req : exprs.is_array() ? exprs : kNoItems) {
     std::optional<std::string> have;
     std::string key = str(req, "key");
     if (labels.is_object() && labels.contains(key) && labels[key].is_string()) have = labels[key].get<std::string>();
     if (!requirement_matches(req, have)) return false;
   }
-  for (const auto& req : fields.is_array() ? fields : json::array()) {
+  for (const auto& req : fields.is_array() ? fields : kNoItems) {
     // metadata.name is the only field a node selector may name.
     if (str(req, "key") != "metadata.name") return false;
     if (!requirement_matches(req, node.value("/metadata/name"_json_pointer, std::string()))) return false;
@@ -84,7 +87,7 @@ std::optional<json> find_untolerated_taint(const json& taints, const json& toler
   for (const auto& t : taints) {
     if (!t.is_object() || (effect_filter && !effect_filter(str(t, "effect")))) continue;
     bool tolerated = false;
-    for (const auto& tol : tolerations.is_array() ? tolerations : json::array())
+    for (const auto& tol : tolerations.is_array() ? tolerations : kNoItems)
       if (tol.is_object() && tolerates(tol, t)) tolerated = true;
     if (!tolerated) return t;
   }

@@ -1,0 +1,30 @@
+// A kctl-controller-manager child process for the controller tests: started against an apiserver with
+// --leader-elect=false and the flags a test gives (which controllers, grace periods, CIDRs), its log kept in a
+// temporary directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kctl::test {
+
+class ControllerManagerProcess {
+ public:
+  // Starts it at once; `args` are added to --apiserver and --leader-elect=false.
+  ControllerManagerProcess(const std::string& apiserver, std::vector<std::string> args);
+  ~ControllerManagerProcess();  // stop(), then the directory goes
+  ControllerManagerProcess(const ControllerManagerProcess&) = delete;
+  ControllerManagerProcess& operator=(const ControllerManagerProcess&) = delete;
+
+  void start();
+  void stop();  // SIGTERM, wait
+  bool running() const { return pid_ > 0; }
+  std::string log() const;
+
+ private:
+  std::string apiserver_, dir_;
+  std::vector<std::string> args_;
+  int pid_ = 0;
+};
+
+}  // namespace kctl::test
