@@ -253,9 +253,9 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
   if (init && st.exit_code == 0) restart = false;
   if (!restart) return;
   auto now = std::chrono::steady_clock::now();
-  if (c.backoff_until == std::chrono::steady_clock::time_point{}) {
-    // Kubernetes' crash back-off: 10 s, doubling per restart, at most 5 minutes.
-    int64_t delay = std::min<int64_t>(300, int64_t(10) << std::min(c.attempt, 5));
+  // Kubernetes' crash back-off: the first restart at once, then 10 s, doubling per restart, at most 5 minutes.
+  if (c.backoff_until == std::chrono::steady_clock::time_point{} && c.attempt >= 1) {
+    int64_t delay = std::min<int64_t>(300, int64_t(10) << std::min(c.attempt - 1, 5));
     c.backoff_until = now + std::chrono::seconds(delay);
     c.waiting_reason = "CrashLoopBackOff";
     c.waiting_message = "back-off " + std::to_string(delay) + "s restarting failed container=" + c.name + " pod=" +

@@ -1,10 +1,12 @@
 // A kctl-controller-manager child process for the controller tests: started against an apiserver with
-// --leader-elect=false and the flags a test gives (which controllers, grace periods, CIDRs), its log kept in a
-// temporary directory.
+// --leader-elect=false, off D-Bus (unless the test gives a --dbus flag), and the flags a test gives (which
+// controllers, grace periods, CIDRs), its log kept in a temporary directory.
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "harness.h"
 
 namespace kctl::test {
 
@@ -17,14 +19,13 @@ class ControllerManagerProcess {
   ControllerManagerProcess& operator=(const ControllerManagerProcess&) = delete;
 
   void start();
-  void stop();  // SIGTERM, wait
-  bool running() const { return pid_ > 0; }
-  std::string log() const;
+  void stop() { process_.stop(); }  // SIGTERM, wait
+  std::string log() const { return process_.log(); }
 
  private:
   std::string apiserver_, dir_;
   std::vector<std::string> args_;
-  int pid_ = 0;
+  ChildProcess process_;
 };
 
 }  // namespace kctl::test
