@@ -251,7 +251,7 @@ TEST_F(NodeControllersTest, QuietNodeGoesUnknownIsTaintedItsPodsEvictedAndRecove
   EXPECT_LT(tainted_after, 3s + 3s) << "grace period 3 s";
   std::cout << "unreachable:NoExecute "
             << std::chrono::duration_cast<std::chrono::milliseconds>(tainted_after).count()
-            << " ms after the last Lease renewal (grace period 3 s)\n";
+            << " ms after the test stopped renewing its Lease (renewed every 500 ms; grace period 3 s)\n";
   json quiet = nodes().get("quiet");
   for (const char* type : {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}) {
     EXPECT_EQ(condition(quiet, type), "Unknown") << type;
