@@ -117,7 +117,10 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
         "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
        "", "", ""},
       // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus).
-      {"kctl-controller-manager", {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address()}, "", "", ""},
+      {"kctl-controller-manager",
+       {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address(),
+        "--node-monitor-grace-period=" + options_.node_monitor_grace_period},
+       "", "", ""},
       {"kctl-scheduler", {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address()}, "", "", ""}};
   for (int i = 1; i <= options_.workers; ++i) {
     std::string node = net.node_name(i);
