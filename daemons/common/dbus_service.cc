@@ -106,6 +106,9 @@ void MethodCallQueue::run() {
     calls_.pop_front();
     lock.unlock();
     call();
+    // Destroyed before the lock is taken again: the call holds the D-Bus message it answers, and releasing that
+    // takes sd-bus's lock, which the bus thread holds while it waits for ours in push().
+    call = nullptr;
     lock.lock();
   }
 }

@@ -66,11 +66,11 @@ int max_restarts(const json& pod) {
 SysClock::time_point ready_time(const json& pod) {
   const json* c = ready_condition(pod);
   if (!c || c->value("status", "") != "True") return {};
-  return parse_time(c->value("lastTransitionTime", json()));
+  return time_of(c->value("lastTransitionTime", json()));
 }
 
 SysClock::time_point creation_time(const json& pod) {
-  return parse_time(pod.value("/metadata/creationTimestamp"_json_pointer, json()));
+  return time_of(pod.value("/metadata/creationTimestamp"_json_pointer, json()));
 }
 
 bool is_zero(SysClock::time_point t) { return t == SysClock::time_point{}; }
@@ -105,29 +105,9 @@ bool pod_active(const json& pod) {
   return phase != "Succeeded" && phase != "Failed" && !being_deleted(pod);
 }
 
-bool pod_ready(const json& pod) {
-  const json* c = ready_condition(pod);
-  return c && c->value("status", "") == "True";
-}
-
-bool pod_available(const json& pod, int min_ready_seconds, SysClock::time_point now) {
-  if (!pod_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  SysClock::time_point since = ready_time(pod);
-  return !is_zero(since) && since + std::chrono::seconds(min_ready_seconds) < now;
-}
-
-SysClock::time_point parse_time(const json& value) {
+SysClock::time_point time_of(const json& value) {
   if (!value.is_string()) return {};
-  auto t = api::parse_rfc3339(value.get<std::string>());
-  if (!t) return {};
-  return SysClock::time_point(std::chrono::duration_cast<SysClock::duration>(std::chrono::seconds(t->seconds) +
-                                                                              std::chrono::nanoseconds(t->nanos)));
-}
-
-std::string format_time(SysClock::time_point t) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-  return api::format_rfc3339(secs, 0, false).value_or("");
+  return parse_time(value.get<std::string>()).value_or(SysClock::time_point{});
 }
 
 std::map<std::string, std::string> labels_of(const json& obj) {

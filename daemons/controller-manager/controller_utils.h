@@ -15,6 +15,7 @@
 #include "api/client.h"
 #include "api/informer.h"
 #include "api/selector.h"
+#include "daemons/controller-manager/node_predicates.h"
 
 namespace kctl::controllers {
 
@@ -26,15 +27,11 @@ inline constexpr int kSlowStartInitialBatchSize = 1;
 // At most this many writes of one batch are in flight at once (kube starts a goroutine each; threads cost more).
 inline constexpr int kMaxParallelWrites = 32;
 
-// Not Succeeded, not Failed, not being deleted (kube's IsPodActive).
+// Not Succeeded, not Failed, not being deleted (kube's IsPodActive). pod_ready, pod_available and format_time come
+// with node_predicates.h.
 bool pod_active(const nlohmann::json& pod);
-// The Ready condition is True.
-bool pod_ready(const nlohmann::json& pod);
-// Ready for at least min_ready_seconds (kube's IsPodAvailable).
-bool pod_available(const nlohmann::json& pod, int min_ready_seconds, SysClock::time_point now);
-// A metav1.Time as a time point; the epoch when absent or unreadable.
-SysClock::time_point parse_time(const nlohmann::json& value);
-std::string format_time(SysClock::time_point t);  // metav1.Time, whole seconds
+// A metav1.Time (a JSON string) as a time point; the epoch when absent or unreadable.
+SysClock::time_point time_of(const nlohmann::json& value);
 std::map<std::string, std::string> labels_of(const nlohmann::json& obj);
 
 // Sorts `pods` so that those to delete first come first (kube's ActivePodsWithRanks): unscheduled before

@@ -85,7 +85,7 @@ void DeploymentController::scale(State& s, json* new_rs, const RsList& old_rss) 
   RsList all = active(with(old_rss, new_rs));
   int32_t allowed = want > 0 ? want + max_surge(d) : 0;
   int32_t to_add = allowed - replica_count(all);
-  auto created = [](const json* rs) { return parse_time(rs->value("/metadata/creationTimestamp"_json_pointer, json())); };
+  auto created = [](const json* rs) { return time_of(rs->value("/metadata/creationTimestamp"_json_pointer, json())); };
   if (to_add != 0) {
     bool newer_first = to_add > 0;
     std::stable_sort(all.begin(), all.end(), [&](const json* a, const json* b) {
@@ -319,7 +319,7 @@ void DeploymentController::requeue_stuck_deployment(State& s, const json& new_st
   if (!has_progress_deadline(d) || !cur) return;
   if (deployment_complete(d, new_status) || cur->value("reason", "") == kTimedOutReason) return;
   // Nothing will happen to say the deadline passed: look again just after it does.
-  auto deadline = parse_time(cur->value("lastUpdateTime", json())) +
+  auto deadline = time_of(cur->value("lastUpdateTime", json())) +
                   std::chrono::seconds(d["spec"]["progressDeadlineSeconds"].get<int64_t>());
   auto after = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SysClock::now());
   enqueue_after(s.key, std::max(after, std::chrono::milliseconds(0)) + std::chrono::seconds(1));

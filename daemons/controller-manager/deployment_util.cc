@@ -196,8 +196,8 @@ RsList with(const RsList& rss, json* rs) {
 
 namespace {
 bool created_before(const json* a, const json* b) {
-  auto ta = parse_time(a->value("/metadata/creationTimestamp"_json_pointer, json()));
-  auto tb = parse_time(b->value("/metadata/creationTimestamp"_json_pointer, json()));
+  auto ta = time_of(a->value("/metadata/creationTimestamp"_json_pointer, json()));
+  auto tb = time_of(b->value("/metadata/creationTimestamp"_json_pointer, json()));
   if (ta == tb) return name_of(*a) < name_of(*b);
   return ta < tb;
 }
@@ -423,7 +423,7 @@ bool deployment_timed_out(const json& d, const json& st, SysClock::time_point no
   std::string reason = c->value("reason", "");
   if (reason == kNewRSAvailableReason) return false;
   if (reason == kTimedOutReason) return true;
-  auto from = parse_time(c->value("lastUpdateTime", json()));
+  auto from = time_of(c->value("lastUpdateTime", json()));
   auto deadline = std::chrono::seconds(int_at(d, "/spec/progressDeadlineSeconds"_json_pointer, 0));
   return from + deadline < now;
 }

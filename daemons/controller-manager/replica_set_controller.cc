@@ -66,11 +66,11 @@ ReplicaSetController::ReplicaSetController(std::string name, ControllerContext& 
       [this](const ObjectPtr& old_rs, const ObjectPtr& cur) {
         // A new object under the old name: the old one's expectations are void.
         if (str_at(*old_rs, "/metadata/uid") != str_at(*cur, "/metadata/uid"))
-          expectations_.delete_expectations(key_of(*old_rs));
+          expectations_.forget(key_of(*old_rs));
         enqueue_obj(*cur);
       },
       [this](const ObjectPtr& rs) {
-        expectations_.delete_expectations(key_of(*rs));
+        expectations_.forget(key_of(*rs));
         enqueue_obj(*rs);
       },
   });
@@ -172,14 +172,14 @@ void ReplicaSetController::on_pod_delete(const ObjectPtr& pod) {
   if (ref.is_null()) return;
   ObjectPtr rs = resolve_controller_ref(str_at(*pod, "/metadata/namespace"), ref);
   if (!rs) return;
-  expectations_.deletion_observed(key_of(*rs), key_of(*pod));
+  expectations_.deletion_observed(key_of(*rs), str_at(*pod, "/metadata/uid"));
   enqueue_obj(*rs);
 }
 
 void ReplicaSetController::sync(const std::string& key) {
   ObjectPtr cached = replica_sets_.get(key);
   if (!cached) {
-    expectations_.delete_expectations(key);
+    expectations_.forget(key);
     return;
   }
   const json& rs = *cached;
@@ -232,7 +232,7 @@ void ReplicaSetController::manage_replicas(const std::vector<ObjectPtr>& pods, c
 
 void ReplicaSetController::create_pods(int count, const json& rs, const std::string& key) {
   // Expect them all before the first create: its watch event may come back before the next line runs.
-  expectations_.expect_creations(key, count);
+  expectations_.expect(key, count, {});
   json pod = pod_from_template(rs.value("/spec/template"_json_pointer, json::object()), rs,
                                make_controller_ref(rs, kind_.api_version, kind_.kind));
   api::ResourceClient client = pod_client_.in(str_at(rs, "/metadata/namespace"));
@@ -249,14 +249,14 @@ void ReplicaSetController::create_pods(int count, const json& rs, const std::str
     }
   }, error);
   // What was not created (a failed batch, and the batches never started) will never be observed.
-  for (int i = created; i < count; ++i) expectations_.creation_observed(key);
+  if (created < count) expectations_.lower_creations(key, count - created);
   if (error) std::rethrow_exception(error);
 }
 
 void ReplicaSetController::delete_pods(std::vector<ObjectPtr> pods, const json& rs, const std::string& key) {
-  std::vector<std::string> keys;
-  for (const auto& p : pods) keys.push_back(key_of(*p));
-  expectations_.expect_deletions(key, keys);
+  std::vector<std::string> uids;
+  for (const auto& p : pods) uids.push_back(str_at(*p, "/metadata/uid"));
+  expectations_.expect(key, 0, std::set<std::string>(uids.begin(), uids.end()));
   api::ResourceClient client = pod_client_.in(str_at(rs, "/metadata/namespace"));
   std::exception_ptr error = parallel_for(static_cast<int>(pods.size()), [&](int i) {
     std::string name = str_at(*pods[i], "/metadata/name");
@@ -265,7 +265,7 @@ void ReplicaSetController::delete_pods(std::vector<ObjectPtr> pods, const json& 
       record(rs, api::EventType::Normal, "SuccessfulDelete", "Deleted pod: " + name);
     } catch (const api::StatusError& e) {
       // The informer will not see a deletion that did not happen (or already did).
-      expectations_.deletion_observed(key, keys[i]);
+      expectations_.lower_deletion(key, uids[i]);
       if (e.status().code == 404) return;
       record(rs, api::EventType::Warning, "FailedDelete", std::string("Error deleting: ") + e.what());
       throw;

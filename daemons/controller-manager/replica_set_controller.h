@@ -11,7 +11,7 @@
 #include "api/event_recorder.h"
 #include "api/selector.h"
 #include "daemons/controller-manager/controller.h"
-#include "daemons/controller-manager/controller_expectations.h"
+#include "daemons/controller-manager/expectations.h"
 
 namespace kctl::controllers {
 

@@ -12,38 +12,10 @@
 #include <gtest/gtest.h>
 
 #include "api/client.h"
+#include "controller_manager_process.h"
 #include "harness.h"
 
 namespace kctl::test {
-
-// kctl-controller-manager (every controller, or those --controllers names) against `apiserver`, without leader
-// election or D-Bus unless `extra` asks for them, its output in a log file of the test's own.
-class ControllerManagerProcess {
- public:
-  explicit ControllerManagerProcess(const std::string& apiserver, std::vector<std::string> extra = {})
-      : dir_(make_temp_dir("controller-manager")) {
-    std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-controller-manager",
-                                     "--apiserver=" + apiserver};
-    bool elect = false, dbus = false;
-    for (const auto& a : extra) {
-      elect |= a.rfind("--leader-elect", 0) == 0;
-      dbus |= a.rfind("--dbus", 0) == 0;
-    }
-    if (!elect) args.push_back("--leader-elect=false");
-    if (!dbus) args.push_back("--dbus=none");
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_.start(args, dir_ + "/controller-manager.log");
-  }
-  ~ControllerManagerProcess() {
-    process_.stop();
-    run({"rm", "-rf", dir_});
-  }
-  std::string log() const { return process_.log(); }
-
- private:
-  std::string dir_;
-  ChildProcess process_;
-};
 
 inline std::string now_rfc3339(std::chrono::seconds ago = std::chrono::seconds(0)) {
   std::time_t t = std::time(nullptr) - ago.count();
