@@ -7,8 +7,10 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/daemon_set_controller.h"
+#include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/node_ipam_controller.h"
 #include "daemons/controller-manager/node_lifecycle_controller.h"
+#include "daemons/controller-manager/replica_set_controller.h"
 #include "daemons/controller-manager/taint_eviction_controller.h"
 
 namespace kctl::controllers {
@@ -26,6 +28,9 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
       {"nodelifecycle", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeLifecycleController>(c); }},
       {"taint-eviction-controller",
        [](ControllerContext& c) -> ControllerPtr { return std::make_unique<TaintEvictionController>(c); }},
+      {"replicaset", ReplicaSetController::for_replica_sets},
+      {"replicationcontroller", ReplicaSetController::for_replication_controllers},
+      {"deployment", DeploymentController::create},
   };
   return all;
 }
