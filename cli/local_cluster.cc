@@ -239,6 +239,7 @@ void say(const std::string& s) {
 }  // namespace
 
 int LocalCluster::supervise() {
+  load_config();  // as `up` saved it
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t set;
   sigemptyset(&set);
@@ -451,12 +452,9 @@ int LocalCluster::up() {
         ::dup2(fd, 2);
       }
       if (null >= 0) ::dup2(null, 0);
-      std::string port = "--api-port=" + std::to_string(options_.api_port);
+      // The supervisor reads the cluster's options from DIR/cluster.json, written just above.
       std::string dir = "--dir=" + options_.dir;
-      std::string workers = "--workers=" + std::to_string(options_.workers);
-      std::string name = "--name=" + options_.name;
-      const char* argv[] = {self.c_str(), "local", "supervise", dir.c_str(), port.c_str(), workers.c_str(),
-                            name.c_str(), nullptr};
+      const char* argv[] = {self.c_str(), "local", "supervise", dir.c_str(), nullptr};
       ::execv(self.c_str(), const_cast<char* const*>(argv));
       ::_exit(127);
     }
