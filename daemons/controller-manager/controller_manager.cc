@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/endpoints_controller.h"
 
 namespace kctl::controllers {
 
@@ -16,7 +17,9 @@ constexpr auto kCacheSyncTimeout = std::chrono::seconds(60);
 }  // namespace
 
 const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers() {
-  static const std::vector<std::pair<std::string, ControllerFactory>> all = {};
+  static const std::vector<std::pair<std::string, ControllerFactory>> all = {
+      {"endpoint", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointsController>(c); }},
+  };
   return all;
 }
 
