@@ -8,6 +8,7 @@
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/endpoints_controller.h"
 #include "daemons/controller-manager/garbage_collector.h"
+#include "daemons/controller-manager/namespace_controller.h"
 
 namespace kctl::controllers {
 
@@ -21,6 +22,7 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
   static const std::vector<std::pair<std::string, ControllerFactory>> all = {
       {"endpoint", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointsController>(c); }},
       {"garbagecollector", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<GarbageCollector>(c); }},
+      {"namespace", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NamespaceController>(c); }},
   };
   return all;
 }
