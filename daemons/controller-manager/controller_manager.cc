@@ -7,6 +7,7 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/endpoints_controller.h"
+#include "daemons/controller-manager/endpointslice_controller.h"
 #include "daemons/controller-manager/garbage_collector.h"
 #include "daemons/controller-manager/namespace_controller.h"
 
@@ -21,6 +22,7 @@ constexpr auto kCacheSyncTimeout = std::chrono::seconds(60);
 const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers() {
   static const std::vector<std::pair<std::string, ControllerFactory>> all = {
       {"endpoint", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointsController>(c); }},
+      {"endpointslice", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointSliceController>(c); }},
       {"garbagecollector", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<GarbageCollector>(c); }},
       {"namespace", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NamespaceController>(c); }},
   };

@@ -249,6 +249,26 @@ DesiredEndpoints desired_endpoints(const json& service, const std::vector<Object
   return d;
 }
 
+std::vector<std::string> services_selecting(const api::Informer& services, const json& pod) {
+  std::vector<std::string> out;
+  json labels = pod.value("/metadata/labels"_json_pointer, json::object());
+  for (const auto& s : services.by_index(api::index::kNamespace, str(pod, "/metadata/namespace"_json_pointer))) {
+    if (!service_has_selector(*s)) continue;
+    auto sel = (*s)["spec"]["selector"].get<std::map<std::string, std::string>>();
+    if (api::LabelSelector::from_set(sel).matches(labels)) out.push_back(key_of(*s));
+  }
+  return out;
+}
+
+std::vector<ObjectPtr> pods_selected_by(const api::Informer& pods, const json& service) {
+  std::vector<ObjectPtr> out;
+  if (!service_has_selector(service)) return out;
+  auto selector = api::LabelSelector::from_set(service["spec"]["selector"].get<std::map<std::string, std::string>>());
+  for (auto& p : pods.by_index(api::index::kNamespace, str(service, "/metadata/namespace"_json_pointer)))
+    if (selector.matches(p->value("/metadata/labels"_json_pointer, json::object()))) out.push_back(p);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 std::string TriggerTimeTracker::compute(const std::string& key, const json& service,
@@ -319,22 +339,7 @@ void EndpointsController::resync() {
 }
 
 void EndpointsController::enqueue_services_of(const json& pod) {
-  std::string ns = str(pod, "/metadata/namespace"_json_pointer);
-  json labels = pod.value("/metadata/labels"_json_pointer, json::object());
-  for (const auto& s : services_.by_index(api::index::kNamespace, ns)) {
-    if (!service_has_selector(*s)) continue;
-    std::map<std::string, std::string> sel = (*s)["spec"]["selector"].get<std::map<std::string, std::string>>();
-    if (api::LabelSelector::from_set(sel).matches(labels)) enqueue(key_of(*s));
-  }
-}
-
-std::vector<ObjectPtr> EndpointsController::selected_pods(const json& service) const {
-  std::map<std::string, std::string> sel = service["spec"]["selector"].get<std::map<std::string, std::string>>();
-  auto selector = api::LabelSelector::from_set(sel);
-  std::vector<ObjectPtr> out;
-  for (auto& p : pods_.by_index(api::index::kNamespace, str(service, "/metadata/namespace"_json_pointer)))
-    if (selector.matches((*p).value("/metadata/labels"_json_pointer, json::object()))) out.push_back(p);
-  return out;
+  for (const auto& key : services_selecting(services_, pod)) enqueue(key);
 }
 
 void EndpointsController::sync(const std::string& key) {
@@ -357,7 +362,7 @@ void EndpointsController::sync(const std::string& key) {
   if (!service_has_selector(*service)) return;
   if (being_deleted(*service)) return;  // it goes; its Endpoints with it once it is gone
 
-  std::vector<ObjectPtr> pods = selected_pods(*service);
+  std::vector<ObjectPtr> pods = pods_selected_by(pods_, *service);
   DesiredEndpoints want = desired_endpoints(*service, pods);
   std::string trigger = triggers_.compute(key, *service, pods);
   json labels = labels_for(*service);

@@ -46,6 +46,11 @@ nlohmann::json endpoint_address(const nlohmann::json& pod, const nlohmann::json&
 // address not ready for some port is not ready for it. Sorted, so equal contents compare equal.
 nlohmann::json repack_subsets(const nlohmann::json& subsets);
 
+// The Services in `pod`'s namespace whose selector matches its labels (as "ns/name" keys).
+std::vector<std::string> services_selecting(const api::Informer& services, const nlohmann::json& pod);
+// The pods of `service`'s namespace its selector matches.
+std::vector<api::ObjectPtr> pods_selected_by(const api::Informer& pods, const nlohmann::json& service);
+
 struct DesiredEndpoints {
   nlohmann::json subsets = nlohmann::json::array();
   int ready = 0, not_ready = 0;
@@ -81,7 +86,6 @@ class EndpointsController : public Controller {
 
  private:
   void enqueue_services_of(const nlohmann::json& pod);
-  std::vector<api::ObjectPtr> selected_pods(const nlohmann::json& service) const;
 
   api::Informer& services_;
   api::Informer& pods_;

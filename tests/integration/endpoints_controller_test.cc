@@ -14,7 +14,7 @@ using nlohmann::json;
 
 class EndpointsControllerTest : public ControllerTest {
  protected:
-  EndpointsControllerTest() : ControllerTest("endpoint") {}
+  EndpointsControllerTest() : ControllerTest("endpoint,endpointslice,garbagecollector") {}
 
   // A pod with labels and, optionally, named container ports ({"http", 8080}).
   json make_pod(const std::string& name, json labels, json ports = json::array()) {
@@ -232,6 +232,98 @@ TEST_F(EndpointsControllerTest, EndpointsGoWithTheirService) {
   auto r = (*kubectl_)({"delete", "service", "web"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(eventually([&] { return get_or_null("endpoints", "web").is_null(); }));
+}
+
+json slices_of(const api::ResourceClient& slices, const std::string& service) {
+  api::ListOptions o;
+  o.label_selector = "kubernetes.io/service-name=" + service;
+  json out = json::array();
+  for (auto& s : slices.list(o).items) out.push_back(s);
+  return out;
+}
+
+TEST_F(EndpointsControllerTest, EndpointSlicesCarryThePodsWithTheirConditions) {
+  make_pod("a", {{"app", "web"}}, json::array({{{"name", "http"}, {"containerPort", 8080}}}));
+  make_pod("b", {{"app", "web"}}, json::array({{{"name", "http"}, {"containerPort", 9090}}}));
+  make_pod("c", {{"app", "web"}}, json::array({{{"name", "http"}, {"containerPort", 8080}}}));
+  set_status("a", "10.244.0.70", true);
+  set_status("b", "10.244.0.71", true);
+  set_status("c", "10.244.0.72", false);
+  json svc = make_service("web", {{"app", "web"}}, json::array({{{"name", "web"}, {"port", 80}, {"targetPort", "http"}}}));
+  auto slices = resource("endpointslices.discovery.k8s.io");
+
+  json got;
+  ASSERT_TRUE(eventually([&] {
+    got = slices_of(slices, "web");
+    size_t n = 0;
+    for (const auto& s : got) n += s["endpoints"].size();
+    return got.size() == 2 && n == 3;
+  })) << got.dump(2);
+  // One slice per port number the name resolves to, each owned by the Service.
+  std::map<int, json> by_port;
+  for (const auto& s : got) {
+    EXPECT_EQ(s["addressType"], "IPv4");
+    EXPECT_EQ(s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"], "endpointslice-controller.k8s.io");
+    EXPECT_EQ(s["metadata"]["labels"]["team"], "a");
+    EXPECT_EQ(s["metadata"]["ownerReferences"][0]["uid"], svc["metadata"]["uid"]);
+    EXPECT_EQ(s["metadata"]["ownerReferences"][0]["kind"], "Service");
+    EXPECT_TRUE(s["metadata"]["ownerReferences"][0]["controller"].get<bool>());
+    EXPECT_EQ(s["metadata"]["name"].get<std::string>().rfind("web-", 0), 0u);
+    by_port[s["ports"][0]["port"].get<int>()] = s;
+  }
+  ASSERT_EQ(by_port.size(), 2u);
+  EXPECT_EQ(by_port[8080]["ports"], json::parse(R"([{"name":"web","port":8080,"protocol":"TCP"}])"));
+  ASSERT_EQ(by_port[8080]["endpoints"].size(), 2u);
+  json a = by_port[8080]["endpoints"][0], c = by_port[8080]["endpoints"][1];
+  EXPECT_EQ(a["addresses"], json::array({"10.244.0.70"}));
+  EXPECT_EQ(a["conditions"], json::parse(R"({"ready":true,"serving":true,"terminating":false})"));
+  EXPECT_EQ(a["targetRef"]["name"], "a");
+  EXPECT_EQ(a["nodeName"], "node1");
+  EXPECT_EQ(c["conditions"], json::parse(R"({"ready":false,"serving":false,"terminating":false})"));
+
+  // A pod being deleted stays in its slice, terminating and not ready (the Endpoints drop it).
+  resource("pods").remove("a");
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& s : slices_of(slices, "web"))
+      for (const auto& e : s["endpoints"])
+        if (e["addresses"][0] == "10.244.0.70") return e["conditions"]["terminating"] == true && e["conditions"]["ready"] == false;
+    return false;
+  }));
+
+  auto r = (*kubectl_)({"get", "endpointslices", "-l", "kubernetes.io/service-name=web"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("IPv4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10.244.0.71"), std::string::npos) << r.out;
+  // kubectl 1.33 describes a Service's endpoints from its slices: the ready ones.
+  r = (*kubectl_)({"describe", "service", "web"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("10.244.0.71:9090"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("10.244.0.72"), std::string::npos) << r.out;
+  std::cout << r.out;
+
+  // The Service goes, its slices with it (through their ownerReference and the garbage collector).
+  resource("services").remove("web");
+  EXPECT_TRUE(eventually([&] { return slices_of(slices, "web").empty(); }));
+}
+
+TEST_F(EndpointsControllerTest, AServiceWithoutPodsHasOnePlaceholderSlice) {
+  make_service("idle", {{"app", "nothing"}}, json::array({{{"port", 80}}}));
+  auto slices = resource("endpointslices.discovery.k8s.io");
+  json got;
+  ASSERT_TRUE(eventually([&] { return (got = slices_of(slices, "idle")).size() == 1; }));
+  EXPECT_EQ(got[0]["endpoints"], json::array());
+  EXPECT_FALSE(got[0].contains("ports"));
+  auto r = (*kubectl_)({"describe", "service", "idle"});
+  EXPECT_NE(r.out.find("Endpoints:"), std::string::npos) << r.out;
+  // A pod arrives: the placeholder is reused, not joined by a second slice.
+  make_pod("p", {{"app", "nothing"}});
+  set_status("p", "10.244.0.80", true);
+  ASSERT_TRUE(eventually([&] {
+    got = slices_of(slices, "idle");
+    return got.size() == 1 && got[0]["endpoints"].size() == 1;
+  })) << got.dump(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(slices_of(slices, "idle").size(), 1u);
 }
 
 }  // namespace
