@@ -83,8 +83,9 @@ const CommandInfo* find_command(const std::vector<CommandInfo>& list, const std:
 
 const std::vector<CommandInfo>& commands() {
   static const std::vector<CommandInfo> all = {
-      create_command(),        expose_command(),        run_command(),          explain_command(),
-      get_command(),           edit_command(),          delete_command(),       rollout_command(),
+      create_command(),        expose_command(),        run_command(),          set_command(),
+      explain_command(),       get_command(),           edit_command(),         delete_command(),
+      rollout_command(),
       scale_command(),         cluster_info_command(),  describe_command(),     logs_command(),
       exec_command(),          port_forward_command(),  apply_command(),        patch_command(),
       replace_command(),       wait_command(),          label_command(),        annotate_command(),

@@ -74,6 +74,7 @@ CommandInfo label_command();
 CommandInfo annotate_command();
 CommandInfo edit_command();
 CommandInfo scale_command();
+CommandInfo set_command();
 CommandInfo run_command();
 CommandInfo expose_command();
 CommandInfo rollout_command();

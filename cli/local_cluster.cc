@@ -104,8 +104,8 @@ std::string LocalCluster::api_url() const { return "http://127.0.0.1:" + std::to
 
 std::string LocalCluster::bus_address() const { return "unix:path=" + path("dbus/bus"); }
 
-// The cluster's own bus first: the daemons own their names on it and talk over it, as on a node's system bus.
-// Then the workers' kubelets, each in its node's network namespace, reaching the apiserver on the node network.
+// The cluster's own bus first: the daemons own their names on it and talk over it, as on a node's system bus; the
+// apiserver, then the controller manager and the scheduler. Then the workers' kubelets, each in its node's network namespace, reaching the apiserver on the node network.
 std::vector<LocalCluster::Component> LocalCluster::components() const {
   LocalNetwork net = network();
   // The workers reach the API on the node network; without workers it stays on 127.0.0.1.
@@ -115,7 +115,13 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
       {"kctl-apiserver",
        {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
         "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
-       "", "", ""}};
+       "", "", ""},
+      // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus).
+      {"kctl-controller-manager",
+       {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address(),
+        "--node-monitor-grace-period=" + options_.node_monitor_grace_period},
+       "", "", ""},
+      {"kctl-scheduler", {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address()}, "", "", ""}};
   for (int i = 1; i <= options_.workers; ++i) {
     std::string node = net.node_name(i);
     // Each node has its own bus, as each machine has its system bus; the kubelet owns org.kctl.Kubelet1 on it.

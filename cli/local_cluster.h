@@ -19,6 +19,9 @@ struct LocalClusterOptions {
   int start_timeout_seconds = 30;
   int workers = 2;            // worker nodes, each in its own network namespace running a kubelet
   std::string name = "kctl";  // prefix of the network names and node names (kctl-worker-1, ...)
+  // How long a node may go silent before the controller manager calls it NotReady (kube's default 40s); shorter
+  // to watch a node failure play out quickly.
+  std::string node_monitor_grace_period = "40s";
 };
 
 class LocalCluster {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "api/go_json.h"
 #include "cli/image_command.h"
 #include "cli/local_cluster.h"
 
@@ -15,6 +16,7 @@ const char* kUsage =
     "\n"
     "Local cluster (the daemons on this machine, without systemd):\n"
     "  kctl local up [--dir DIR] [--api-port PORT] [--workers N] [--name NAME] [--examples DIR] [--no-examples]\n"
+    "                [--node-monitor-grace-period DURATION]\n"
     "      start the daemons in the background: the master (bus, apiserver) and N worker nodes, each in its\n"
     "      own network namespace running a kubelet; write DIR/kubeconfig, apply the examples, show the nodes\n"
     "      and pods\n"
@@ -61,6 +63,12 @@ int local_command(const std::vector<std::string>& args) {
         return 2;
       }
       o.name = v;
+    } else if ((v = value("--node-monitor-grace-period")) != "\x01") {
+      if (!kctl::api::parse_duration(v) || *kctl::api::parse_duration(v) <= 0) {
+        std::cerr << "kctl local: --node-monitor-grace-period must be a duration such as 40s, not " << v << "\n";
+        return 2;
+      }
+      o.node_monitor_grace_period = v;
     } else if ((v = value("--examples")) != "\x01") {
       o.examples_dir = v;
     } else if (a == "--no-examples") {

@@ -57,7 +57,8 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 void LocalCluster::save_config() const {
   fs::create_directories(options_.dir);
-  json c = {{"name", options_.name}, {"workers", options_.workers}, {"apiPort", options_.api_port}};
+  json c = {{"name", options_.name}, {"workers", options_.workers}, {"apiPort", options_.api_port},
+            {"nodeMonitorGracePeriod", options_.node_monitor_grace_period}};
   std::ofstream(path("cluster.json")) << c.dump(2) << "\n";
 }
 
@@ -69,6 +70,7 @@ void LocalCluster::load_config() {
   options_.name = c.value("name", options_.name);
   options_.workers = c.value("workers", options_.workers);
   options_.api_port = c.value("apiPort", options_.api_port);
+  options_.node_monitor_grace_period = c.value("nodeMonitorGracePeriod", options_.node_monitor_grace_period);
 }
 
 int LocalCluster::prepare_workers() {

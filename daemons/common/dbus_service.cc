@@ -3,6 +3,11 @@
 #include "daemons/common/dbus_service.h"
 
 #include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "daemons/common/daemon.h"
 
 namespace kctl {
 
@@ -101,6 +106,9 @@ void MethodCallQueue::run() {
     calls_.pop_front();
     lock.unlock();
     call();
+    // Destroyed before the lock is taken again: the call holds the D-Bus message it answers, and releasing that
+    // takes sd-bus's lock, which the bus thread holds while it waits for ours in push().
+    call = nullptr;
     lock.lock();
   }
 }
@@ -136,6 +144,27 @@ std::string private_bus_config(const std::string& socket_path, const std::string
   <include>)" + policy_file + R"(</include>
 </busconfig>
 )";
+}
+
+bool serve_on_bus(const std::string& name, const std::string& address, const std::string& mode,
+                  const std::function<void(std::function<void(const std::string&)> failed)>& make) {
+  if (mode == "none") return true;
+  std::string bus = address.empty() ? std::string("the system bus") : address;
+  try {
+    make([bus](const std::string& why) {
+      log(LogLevel::Error, "lost the D-Bus connection to " + bus + ": " + why + "; exiting to be restarted");
+      ::kill(::getpid(), SIGTERM);
+    });
+  } catch (const std::exception& e) {
+    if (!address.empty()) {
+      log(LogLevel::Error, "cannot serve " + name + " on D-Bus at " + address + ": " + e.what());
+      return false;
+    }
+    log(LogLevel::Warning, "not serving " + name + " on D-Bus: " + e.what() + " (--dbus=none turns this off)");
+    return true;
+  }
+  log(LogLevel::Info, "serving " + name + " on " + bus);
+  return true;
 }
 
 }  // namespace kctl

@@ -68,6 +68,14 @@ class MethodCallQueue {
   std::vector<std::thread> threads_;
 };
 
+// How a daemon puts its object on D-Bus (--dbus-address=ADDRESS, --dbus=on|none): `make(failed)` connects,
+// exports and owns the name, keeping the object where the caller wants it, and is to call `failed` when the bus
+// goes away later (the daemon then ends, to be restarted and own its name on the new bus). On a bus the flag
+// named, a failure is fatal (false); on the system bus it is only a warning (true, no object), since a machine
+// without a system bus can still run the daemon.
+bool serve_on_bus(const std::string& name, const std::string& address, const std::string& mode,
+                  const std::function<void(std::function<void(const std::string&)> failed)>& make);
+
 // The configuration of a private bus that enforces the same rules as the system bus: a socket at `socket_path`
 // any local user may connect to, method calls denied unless a policy allows them, and `policy_file` (the kctl
 // policy, units/org.kctl.conf) included. For `kctl local` clusters and tests.

@@ -6,10 +6,16 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/daemon_set_controller.h"
+#include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/endpoints_controller.h"
 #include "daemons/controller-manager/endpointslice_controller.h"
 #include "daemons/controller-manager/garbage_collector.h"
 #include "daemons/controller-manager/namespace_controller.h"
+#include "daemons/controller-manager/node_ipam_controller.h"
+#include "daemons/controller-manager/node_lifecycle_controller.h"
+#include "daemons/controller-manager/replica_set_controller.h"
+#include "daemons/controller-manager/taint_eviction_controller.h"
 
 namespace kctl::controllers {
 
@@ -25,6 +31,14 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
       {"endpointslice", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointSliceController>(c); }},
       {"garbagecollector", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<GarbageCollector>(c); }},
       {"namespace", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NamespaceController>(c); }},
+      {"daemonset", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<DaemonSetController>(c); }},
+      {"nodeipam", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeIpamController>(c); }},
+      {"nodelifecycle", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeLifecycleController>(c); }},
+      {"taint-eviction-controller",
+       [](ControllerContext& c) -> ControllerPtr { return std::make_unique<TaintEvictionController>(c); }},
+      {"replicaset", ReplicaSetController::for_replica_sets},
+      {"replicationcontroller", ReplicaSetController::for_replication_controllers},
+      {"deployment", DeploymentController::create},
   };
   return all;
 }

@@ -90,12 +90,6 @@ void truncate(json& subsets) {
 
 }  // namespace
 
-bool pod_ready(const json& pod) {
-  for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array()))
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  return false;
-}
-
 bool pod_in_endpoints(const json& pod, bool include_terminating) {
   std::string phase = str(pod, "/status/phase"_json_pointer);
   if (phase == "Succeeded" || phase == "Failed") return false;

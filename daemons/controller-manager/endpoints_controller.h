@@ -11,6 +11,7 @@
 
 #include "api/event_recorder.h"
 #include "daemons/controller-manager/controller.h"
+#include "daemons/controller-manager/node_predicates.h"  // pod_ready: podutil.IsPodReady
 
 namespace kctl::controllers {
 
@@ -24,8 +25,6 @@ inline constexpr const char* kLeaderAnnotation = "control-plane.alpha.kubernetes
 // over-capacity, since one object holding every address of a huge Service is what EndpointSlices exist to avoid.
 inline constexpr size_t kMaxEndpointsAddresses = 1000;
 
-// podutil.IsPodReady: the Ready condition is True.
-bool pod_ready(const nlohmann::json& pod);
 // endpointsliceutil.ShouldPodBeInEndpoints: not terminal (Succeeded/Failed), has an IP, and not being deleted unless
 // include_terminating (a Service with publishNotReadyAddresses).
 bool pod_in_endpoints(const nlohmann::json& pod, bool include_terminating);

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "daemons/common/daemon.h"
+#include "daemons/common/dbus_service.h"
 #include "daemons/controller-manager/controller_manager.h"
+#include "daemons/controller-manager/dbus_controller_manager.h"
 
 using namespace kctl;
 
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   controllers::ControllerManagerOptions o;
-  std::string enabled = "*";
+  std::string enabled = "*", dbus_address, dbus_mode = "on";
   auto grace = std::chrono::milliseconds(o.controllers.node_monitor_grace_period);
   auto toleration = std::chrono::milliseconds(o.controllers.default_toleration_seconds);
   Flags flags("kctl-controller-manager",
@@ -49,8 +51,15 @@ int main(int argc, char** argv) {
   flags.add("default-not-ready-toleration-seconds", &toleration,
             "how long pods without a toleration of their own stay on an unreachable or not-ready node");
   flags.add("concurrent-syncs", &o.controllers.workers, "workers per controller");
+  flags.add("dbus-address", &dbus_address,
+            "the bus to own org.kctl.ControllerManager1 on, e.g. unix:path=/run/kctl/bus (default: the system bus)");
+  flags.add("dbus", &dbus_mode, "on: export org.kctl.ControllerManager1 on D-Bus; none: do not");
   flags.parse(argc, argv);
   set_log_identifier("kctl-controller-manager");
+  if (dbus_mode != "on" && dbus_mode != "none") {
+    std::cerr << "kctl-controller-manager: --dbus must be on or none\n";
+    return 2;
+  }
   o.controllers.node_monitor_grace_period = std::chrono::duration_cast<std::chrono::seconds>(grace);
   o.controllers.default_toleration_seconds = std::chrono::duration_cast<std::chrono::seconds>(toleration);
   o.enabled.clear();
@@ -72,10 +81,18 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
+  std::unique_ptr<controllers::DbusControllerManager> dbus;
+  if (!serve_on_bus("org.kctl.ControllerManager1", dbus_address, dbus_mode, [&](auto failed) {
+        dbus = std::make_unique<controllers::DbusControllerManager>(*manager, dbus_address, failed);
+      })) {
+    manager->stop();
+    return 1;
+  }
   log(LogLevel::Info, "started with " + o.apiserver + (o.leader_elect ? ", campaigning for the lease" : ""));
   notify_ready(o.leader_elect ? "Waiting for the lease" : "Running the controllers");
   wait_for_termination();
   notify_stopping();
+  dbus.reset();
   manager->stop();
   return lost_lease ? 1 : 0;
 }

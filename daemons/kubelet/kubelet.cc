@@ -65,18 +65,7 @@ std::string Kubelet::pod_cidr() const { return network_->pod_cidr(); }
 void Kubelet::start() {
   events_->record_reference(node_ref(options_.node.name), api::EventType::Normal, reason::kStarting, "Starting kubelet.");
   node_->register_node();
-  std::string cidr = node_->pod_cidr();
-  std::string not_ready;
-  if (cidr.empty()) {
-    not_ready = "network not ready: the node has no podCIDR (set --pod-cidr or let the controller manager allocate one)";
-  } else {
-    try {
-      network_->ensure_bridge(cidr);
-      program_pod_masquerade(*nft::make_netlink_writer(), cidr, options_.cluster_cidr);
-    } catch (const std::exception& e) {
-      not_ready = std::string("network not ready: ") + e.what();
-    }
-  }
+  std::string not_ready = set_up_network(node_->pod_cidr());
   ready_ = not_ready.empty();
   // The Lease first: whoever sees the node Ready finds its heartbeat too.
   node_->renew_lease();
@@ -90,7 +79,14 @@ void Kubelet::start() {
   auto enqueue = [this](const api::ObjectPtr& p) { queue_.add(api::object_key(*p)); };
   pods_->add_handler({enqueue, [enqueue](const api::ObjectPtr&, const api::ObjectPtr& p) { enqueue(p); }, enqueue});
   pods_->start();
-  routes_ = std::make_unique<NodeRoutes>(*transport_, options_.node.name);
+  // Without a podCIDR yet, the one the controller manager allocates shows on our Node.
+  routes_ = std::make_unique<NodeRoutes>(*transport_, options_.node.name, [this](const json& self) {
+    std::string cidr = self.value("/spec/podCIDR"_json_pointer, std::string());
+    if (ready_ || cidr.empty()) return;
+    std::lock_guard lock(sleep_mutex_);
+    allocated_pod_cidr_ = cidr;
+    sleep_cv_.notify_all();
+  });
   routes_->start();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker(); });
   threads_.emplace_back([this] { pleg_loop(); });
@@ -257,9 +253,9 @@ void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, 
   if (init && st.exit_code == 0) restart = false;
   if (!restart) return;
   auto now = std::chrono::steady_clock::now();
-  if (c.backoff_until == std::chrono::steady_clock::time_point{}) {
-    // Kubernetes' crash back-off: 10 s, doubling per restart, at most 5 minutes.
-    int64_t delay = std::min<int64_t>(300, int64_t(10) << std::min(c.attempt, 5));
+  // Kubernetes' crash back-off: the first restart at once, then 10 s, doubling per restart, at most 5 minutes.
+  if (c.backoff_until == std::chrono::steady_clock::time_point{} && c.attempt >= 1) {
+    int64_t delay = std::min<int64_t>(300, int64_t(10) << std::min(c.attempt - 1, 5));
     c.backoff_until = now + std::chrono::seconds(delay);
     c.waiting_reason = "CrashLoopBackOff";
     c.waiting_message = "back-off " + std::to_string(delay) + "s restarting failed container=" + c.name + " pod=" +
@@ -387,14 +383,42 @@ void Kubelet::pleg_loop() {
   }
 }
 
+std::string Kubelet::set_up_network(const std::string& cidr) {
+  if (cidr.empty())
+    return "network not ready: the node has no podCIDR (set --pod-cidr or let the controller manager allocate one)";
+  try {
+    network_->ensure_bridge(cidr);
+    program_pod_masquerade(*nft::make_netlink_writer(), cidr, options_.cluster_cidr);
+  } catch (const std::exception& e) {
+    return std::string("network not ready: ") + e.what();
+  }
+  return "";
+}
+
 void Kubelet::heartbeat_loop() {
   auto last_status = std::chrono::steady_clock::now();
   while (!stopping_) {
+    std::string allocated;
     {
       std::unique_lock lock(sleep_mutex_);
-      sleep_cv_.wait_for(lock, kLeaseRenewPeriod, [&] { return stopping_.load(); });
+      sleep_cv_.wait_for(lock, kLeaseRenewPeriod, [&] { return stopping_.load() || !allocated_pod_cidr_.empty(); });
+      allocated.swap(allocated_pod_cidr_);
     }
     if (stopping_) break;
+    if (!allocated.empty() && !ready_) {
+      std::string not_ready = set_up_network(allocated);
+      log(LogLevel::Info, "podCIDR " + allocated + " allocated" + (not_ready.empty() ? "" : ": " + not_ready));
+      try {
+        if (not_ready.empty()) ready_ = true;
+        node_->update_status(ready_, not_ready);
+        last_status = std::chrono::steady_clock::now();
+      } catch (const std::exception& e) {
+        log(LogLevel::Warning, std::string("node status update failed: ") + e.what());
+      }
+      // Pods that waited for the network start now.
+      if (ready_) resync();
+      continue;
+    }
     try {
       node_->renew_lease();
       if (std::chrono::steady_clock::now() - last_status >= kStatusReportPeriod) {

@@ -112,6 +112,8 @@ class Kubelet {
   void readopt();
   void pleg_loop();
   void heartbeat_loop();
+  // Wires the pod network for `cidr` (bridge, masquerade); returns why it is not ready, "" when it is.
+  std::string set_up_network(const std::string& cidr);
   std::string container_id(const std::string& uid, const std::string& name, int attempt) const;
   LogTarget resolve_container(const std::string& ns, const std::string& pod, std::string container,
                               int attempt_offset) const;
@@ -137,6 +139,9 @@ class Kubelet {
   std::vector<std::thread> threads_;
   std::mutex sleep_mutex_;
   std::condition_variable sleep_cv_;
+  // The podCIDR the controller manager allocated, seen on our Node while the network still waits for one; the
+  // heartbeat thread (which owns the node status) takes it up. Guarded by sleep_mutex_.
+  std::string allocated_pod_cidr_;
 };
 
 }  // namespace kctl::kubelet

@@ -8,6 +8,7 @@
 
 #include "api/quantity.h"
 #include "daemons/common/daemon.h"
+#include "daemons/common/dbus_service.h"
 #include "daemons/common/nftables.h"
 #include "daemons/kubelet/dbus_kubelet.h"
 #include "daemons/kubelet/kubelet.h"
@@ -116,24 +117,11 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot serve on port ") + std::to_string(port) + ": " + e.what());
     return 1;
   }
-  // org.kctl.Kubelet1: on a given bus it must work; on the system bus, its absence is only a warning.
   std::unique_ptr<kubelet::DbusKubelet> dbus;
-  if (dbus_mode == "on") {
-    std::string bus = dbus_address.empty() ? std::string("the system bus") : dbus_address;
-    try {
-      dbus = std::make_unique<kubelet::DbusKubelet>(*kubelet, dbus_address, [bus](const std::string& why) {
-        log(LogLevel::Error, "lost the D-Bus connection to " + bus + ": " + why + "; exiting to be restarted");
-        ::kill(::getpid(), SIGTERM);
-      });
-      log(LogLevel::Info, "serving org.kctl.Kubelet1 on " + bus + " as " + dbus->unique_name());
-    } catch (const std::exception& e) {
-      if (!dbus_address.empty()) {
-        log(LogLevel::Error, "cannot serve on D-Bus at " + dbus_address + ": " + e.what());
-        return 1;
-      }
-      log(LogLevel::Warning, std::string("not on D-Bus: ") + e.what() + " (--dbus=none turns this off)");
-    }
-  }
+  if (!serve_on_bus("org.kctl.Kubelet1", dbus_address, dbus_mode, [&](auto failed) {
+        dbus = std::make_unique<kubelet::DbusKubelet>(*kubelet, dbus_address, failed);
+      }))
+    return 1;
   log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (kubelet->ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
   wait_for_termination();

@@ -21,16 +21,21 @@ std::map<std::string, std::string> desired_node_routes(const std::vector<api::Ob
   return want;
 }
 
-NodeRoutes::NodeRoutes(api::Transport& transport, std::string node_name)
-    : transport_(transport), node_name_(std::move(node_name)) {}
+NodeRoutes::NodeRoutes(api::Transport& transport, std::string node_name,
+                       std::function<void(const nlohmann::json&)> on_self)
+    : transport_(transport), node_name_(std::move(node_name)), on_self_(std::move(on_self)) {}
 
 NodeRoutes::~NodeRoutes() { stop(); }
 
 void NodeRoutes::start() {
   nodes_ = std::make_unique<api::Informer>(transport_, *api::Registry::builtin().by_kind("", "Node"), "",
                                            api::ListOptions{}, std::chrono::seconds(60));
-  auto changed = [this](const api::ObjectPtr&) { sync(); };
-  nodes_->add_handler({changed, [this](const api::ObjectPtr&, const api::ObjectPtr&) { sync(); }, changed});
+  auto changed = [this](const api::ObjectPtr& n) {
+    if (on_self_ && n->value("/metadata/name"_json_pointer, std::string()) == node_name_) on_self_(*n);
+    sync();
+  };
+  nodes_->add_handler({changed, [changed](const api::ObjectPtr&, const api::ObjectPtr& n) { changed(n); },
+                       [this](const api::ObjectPtr&) { sync(); }});
   nodes_->start();
 }
 

@@ -3,6 +3,7 @@
 // protocol number of their own, so the kubelet finds and removes its stale ones, also after a restart.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +20,10 @@ constexpr int kRouteProtocol = 211;
 
 class NodeRoutes {
  public:
-  NodeRoutes(api::Transport& transport, std::string node_name);
+  // on_self: told (on the informer's thread) of this node's own Node each time it changes; the kubelet learns the
+  // podCIDR the controller manager allocated from it.
+  NodeRoutes(api::Transport& transport, std::string node_name,
+             std::function<void(const nlohmann::json& self)> on_self = nullptr);
   ~NodeRoutes();
   void start();
   void stop();
@@ -31,6 +35,7 @@ class NodeRoutes {
 
   api::Transport& transport_;
   std::string node_name_;
+  std::function<void(const nlohmann::json&)> on_self_;
   std::unique_ptr<api::Informer> nodes_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> installed_;

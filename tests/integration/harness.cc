@@ -177,12 +177,7 @@ ApiServerProcess::~ApiServerProcess() {
   fs::remove_all(dir_, ec);
 }
 
-std::string ApiServerProcess::log() const {
-  std::ifstream in(dir_ + "/apiserver.log");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ApiServerProcess::log() const { return process_.log(); }
 
 void ApiServerProcess::start() {
   std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-apiserver", "--data-dir=" + dir_ + "/data",
@@ -190,17 +185,7 @@ void ApiServerProcess::start() {
   bool dbus_flag = std::any_of(extra_.begin(), extra_.end(), [](const std::string& a) { return a.rfind("--dbus", 0) == 0; });
   if (!dbus_flag) args.push_back("--dbus=none");
   args.insert(args.end(), extra_.begin(), extra_.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    int fd = open((dir_ + "/apiserver.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> a;
-    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
-  }
+  process_.start(args, dir_ + "/apiserver.log");
   client_ = std::make_unique<http::Client>(url());
   // Ready: /readyz answers and, with a bus address, the API's name is owned on it (which comes just after).
   std::string bus;
@@ -222,18 +207,45 @@ void ApiServerProcess::start() {
   FAIL() << "kctl-apiserver did not become ready:\n" << log();
 }
 
-void ApiServerProcess::stop() {
+void ApiServerProcess::stop() { process_.stop(); }
+
+void ApiServerProcess::kill9() { process_.kill9(); }
+
+void ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_path) {
+  stop();
+  log_path_ = log_path;
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+}
+
+void ChildProcess::stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   waitpid(pid_, nullptr, 0);
   pid_ = 0;
 }
 
-void ApiServerProcess::kill9() {
+void ChildProcess::kill9() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = 0;
+}
+
+std::string ChildProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 DbusDaemon::DbusDaemon() : dir_(make_temp_dir("bus")) {

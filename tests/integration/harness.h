@@ -25,6 +25,25 @@ int free_port();
 std::string make_temp_dir(const std::string& tag);
 std::string write_file(const std::string& dir, const std::string& name, const std::string& content);
 
+// A daemon as a child process, its stdout and stderr appended to a log file. Stopped (SIGTERM, then waited for)
+// when destroyed.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess() { stop(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  void start(const std::vector<std::string>& argv, const std::string& log_path);  // argv[0]: a path
+  void stop();   // SIGTERM, wait
+  void kill9();  // SIGKILL, wait
+  int pid() const { return pid_; }
+  std::string log() const;
+
+ private:
+  int pid_ = 0;
+  std::string log_path_;
+};
+
 // A private dbus-daemon child process with the kctl policy (units/org.kctl.conf), any local user allowed to
 // connect (its directory is world-readable so a test can call it as nobody).
 class DbusDaemon {
@@ -59,7 +78,7 @@ class ApiServerProcess {
   std::vector<std::string> extra_;
   std::string dir_;
   int port_;
-  int pid_ = 0;
+  ChildProcess process_;
   std::unique_ptr<http::Client> client_;
 };
 

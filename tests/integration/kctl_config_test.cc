@@ -136,7 +136,7 @@ TEST_F(KctlConfigTest, HelpForEveryVerb) {
     return line;
   };
   for (const std::string verb : {"get", "describe", "create", "replace", "apply", "delete", "patch", "label",
-                                 "annotate", "edit", "scale", "run", "expose", "rollout", "wait", "logs", "exec",
+                                 "annotate", "edit", "scale", "run", "expose", "set", "set image", "rollout", "wait", "logs", "exec",
                                  "port-forward", "api-resources", "explain", "cluster-info", "version", "config",
                                  "completion", "rollout status", "rollout history", "rollout undo", "rollout restart",
                                  "rollout pause", "rollout resume", "config view", "config use-context",
@@ -155,7 +155,7 @@ TEST_F(KctlConfigTest, HelpForEveryVerb) {
     EXPECT_TRUE(c.err.empty()) << verb << ": " << c.err;
     std::string cu = usage_line(c.out);
     EXPECT_EQ(cu.rfind("  kctl " + verb, 0), 0u) << verb << " --help:\n" << c.out;
-    if (verb != "config" && verb != "rollout" && verb != "completion" && verb != "cluster-info" && verb != "version" &&
+    if (verb != "config" && verb != "rollout" && verb != "set" && verb != "completion" && verb != "cluster-info" && verb != "version" &&
         verb != "api-resources") {
       EXPECT_TRUE(contains(c.out, "Examples:\n")) << verb << " --help:\n" << c.out;
     }

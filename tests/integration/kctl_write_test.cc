@@ -178,6 +178,19 @@ TEST_F(KctlWriteTest, PatchLabelAnnotateScaleMatchKubectl) {
   for (const char* what : {"pod/web", "deploy/api", "svc/web", "rc/rc1", "rs/rs1"}) same_state(what);
 }
 
+TEST_F(KctlWriteTest, SetImageMatchesKubectl) {
+  both({"create", "-f", file("all.yaml", kCompareManifests)});
+  both({"set", "image", "deployment/api", "a=img-a9"});
+  both({"set", "image", "deploy/api", "a=img-a9"});  // unchanged
+  both({"set", "image", "deploy", "api", "*=img-all", "-o", "name"});
+  both({"set", "image", "deployment/api", "nope=x"});
+  both({"set", "image", "deployment/api"});
+  both({"set", "image", "pod/web", "main=busybox:1.37"});
+  both({"set", "image", "rc/rc1", "rs/rs1", "*=img-z"});
+  both({"set", "image", "pods", "--all", "main=busybox:1.38", "--dry-run=client"});
+  for (const char* what : {"pod/web", "deploy/api", "rc/rc1", "rs/rs1"}) same_state(what);
+}
+
 TEST_F(KctlWriteTest, RunExposeDeleteMatchKubectl) {
   both({"create", "-f", file("all.yaml", kCompareManifests)});
   both({"run", "r1", "--image=busybox", "--labels=grp=x", "--", "sleep", "100"});

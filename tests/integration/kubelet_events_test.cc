@@ -5,6 +5,7 @@
 // configuration that does not resolve), and the node's own events.
 #include <algorithm>
 #include <map>
+#include <regex>
 
 #include "kctl_compare.h"
 #include "kubelet_fixture.h"
@@ -160,7 +161,9 @@ TEST_F(KubeletEventsTest, FailingLivenessProbeGivesUnhealthyAndKilling) {
   // The exec probe's output as it is, newline included, as Kubernetes keeps it (describe trims it).
   EXPECT_EQ((*unhealthy)["message"], unhealthy_message + "\n");
   EXPECT_EQ((*unhealthy)["type"], "Warning");
-  EXPECT_EQ((*unhealthy)["count"], 2) << dump(events);  // failureThreshold 2: two failures, one Event
+  // failureThreshold 2: at least two failures on one Event (the restarted container removes its file again after
+  // 3 s, and a slow machine may see its next failure before this look).
+  EXPECT_GE((*unhealthy)["count"].get<int>(), 2) << dump(events);
   EXPECT_EQ((*unhealthy)["involvedObject"]["fieldPath"], "spec.containers{c}");
   const json* killing = find(events, "Killing");
   ASSERT_TRUE(killing) << dump(events);
@@ -170,19 +173,21 @@ TEST_F(KubeletEventsTest, FailingLivenessProbeGivesUnhealthyAndKilling) {
     return s && (*s)["count"] == 2;
   }, 10s)) << dump(events);
 
-  // In describe: the reasons in the order they last happened, with the counts. (kctl's crash back-off starts
-  // at the first restart, where Kubernetes' restarts once at once: BackOff may come between, left out here.)
+  // In describe: the reasons with their counts (BackOff, should a later exit come into back-off, left out).
   auto k = kubectl({"describe", "pod", "liveness"});
   ASSERT_EQ(k.rc, 0) << k.err;
   auto rows = event_rows(k.out);
   std::vector<std::string> reasons;
   for (const auto& r : rows)
     if (r[1] != "BackOff") reasons.push_back(r[1]);
-  EXPECT_EQ(reasons, (std::vector<std::string>{"Unhealthy", "Killing", "Pulled", "Created", "Started"})) << k.out;
+  // Every reason once, its repeats counted on it. (Not their order: the restart follows the kill at once, and
+  // describe sorts by lastTimestamp, whole seconds, so ties fall either way.)
+  std::sort(reasons.begin(), reasons.end());
+  EXPECT_EQ(reasons, (std::vector<std::string>{"Created", "Killing", "Pulled", "Started", "Unhealthy"})) << k.out;
   for (const auto& r : rows) {
     if (r[1] == "Unhealthy") {
       EXPECT_EQ(r[0], "Warning");
-      EXPECT_NE(r[2].find("(x2 over "), std::string::npos) << r[2];
+      EXPECT_TRUE(std::regex_search(r[2], std::regex(R"(\(x\d+ over )"))) << r[2];
       EXPECT_EQ(r[4], unhealthy_message);
     }
     if (r[1] == "Started") {

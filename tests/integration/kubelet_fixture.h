@@ -53,7 +53,8 @@ class KubeletNodeTest : public ::testing::Test {
   }
 
   // Polls cond (exceptions count as false) every 50 ms until it holds or the timeout passes.
-  static bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  static bool wait_for(const std::function<bool()>& cond,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       try {

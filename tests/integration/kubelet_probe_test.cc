@@ -13,8 +13,7 @@
 
 #include "api/client.h"
 #include "daemons/common/process.h"
-#include "harness.h"
-#include "node_harness.h"
+#include "kubelet_fixture.h"
 
 using namespace kctl;
 using namespace kctl::test;
@@ -23,28 +22,11 @@ using nlohmann::json;
 
 namespace {
 
-class KubeletProbeTest : public ::testing::Test {
+class KubeletProbeTest : public KubeletNodeTest {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
-    run_process({"ip", "link", "set", "lo", "up"});
-    ensure_system_bus();
-  }
-  void SetUp() override {
-    server_ = std::make_unique<ApiServerProcess>();
-    root_ = make_temp_dir("kubelet-probe");
-    kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, "10.244.1.0/24", "127.0.0.1");
-    client_ = std::make_unique<api::Client>(api::Client::connect(server_->url()));
-  }
-  void TearDown() override {
-    auto pods = client_->resource("pods", "default");
-    for (const auto& p : pods.list().items) pods.remove(p["metadata"]["name"]);
-    EXPECT_TRUE(eventually([&] { return pods.list().items.empty(); }, 30s)) << kubelet_->log();
-    kubelet_.reset();
-    std::filesystem::remove_all(root_);
-  }
+  static void SetUpTestSuite() { enter_node_namespace(); }
+  void SetUp() override { start_node(); }
 
-  api::ResourceClient pods() { return client_->resource("pods", "default"); }
   json status(const std::string& pod) { return pods().get(pod)["status"]; }
   json container(const std::string& pod, size_t i = 0) { return status(pod)["containerStatuses"][i]; }
   static json condition(const json& st, const std::string& type) {
@@ -71,11 +53,6 @@ class KubeletProbeTest : public ::testing::Test {
     }
     return true;
   }
-
-  std::unique_ptr<ApiServerProcess> server_;
-  std::unique_ptr<KubeletProcess> kubelet_;
-  std::unique_ptr<api::Client> client_;
-  std::string root_;
 };
 
 // busybox httpd serving an emptyDir at /www, ready when /ready.html is there (the port by name, 1 s periods).
@@ -96,7 +73,7 @@ const char* kHttpdPod = R"({
 
 TEST_F(KubeletProbeTest, HttpGetReadinessFollowsTheServedFile) {
   pods().create(json::parse(kHttpdPod));
-  ASSERT_TRUE(eventually([&] { return running("web"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return running("web"); }, 30s)) << kubelet_->log();
   // Running and started, but the probe gets 404: not ready, and the conditions say which container.
   ASSERT_TRUE(throughout([&] { return !pod_ready("web"); }, 3s)) << status("web").dump(2);
   json st = status("web");
@@ -115,7 +92,7 @@ TEST_F(KubeletProbeTest, HttpGetReadinessFollowsTheServedFile) {
   // The page appears: ready within about one period (the result wakes the pod's sync, no resync needed).
   std::ofstream(volume_file("web", "www", "ready.html")) << "ok\n";
   auto written = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
   EXPECT_LT(std::chrono::steady_clock::now() - written, 3s);
   st = status("web");
   EXPECT_EQ(st["containerStatuses"][0]["ready"], true);
@@ -124,7 +101,7 @@ TEST_F(KubeletProbeTest, HttpGetReadinessFollowsTheServedFile) {
 
   // It goes away: unready again, the container keeps running (readiness never restarts anything).
   std::filesystem::remove(volume_file("web", "www", "ready.html"));
-  ASSERT_TRUE(eventually([&] { return !pod_ready("web"); }, 10s)) << status("web").dump(2);
+  ASSERT_TRUE(wait_for([&] { return !pod_ready("web"); }, 10s)) << status("web").dump(2);
   EXPECT_EQ(container("web")["restartCount"], 0);
   EXPECT_TRUE(running("web"));
 }
@@ -143,12 +120,12 @@ TEST_F(KubeletProbeTest, ExecLivenessRestartsTheContainer) {
     "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","600"],
       "startupProbe":{"exec":{"command":["sh","-c","exit 1"]},"periodSeconds":1,"failureThreshold":2},
       "readinessProbe":{"exec":{"command":["true"]},"periodSeconds":1}}]}})"));
-  ASSERT_TRUE(eventually([&] { return running("liveness"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return running("liveness"); }, 30s)) << kubelet_->log();
   // Healthy while the file is there.
   EXPECT_TRUE(throughout([&] { return running("liveness") && container("liveness")["restartCount"] == 0; }, 2s))
       << status("liveness").dump(2);
   // Killed once the probe failed twice: waiting in back-off with the killed instance as its last state...
-  ASSERT_TRUE(eventually([&] { return container("liveness")["lastState"].contains("terminated"); }, 15s))
+  ASSERT_TRUE(wait_for([&] { return container("liveness")["lastState"].contains("terminated"); }, 15s))
       << status("liveness").dump(2) << kubelet_->log();
   json killed = container("liveness")["lastState"]["terminated"];
   EXPECT_EQ(killed["exitCode"], 143) << killed;  // SIGTERM, as the runtime sent it
@@ -157,7 +134,7 @@ TEST_F(KubeletProbeTest, ExecLivenessRestartsTheContainer) {
       << kubelet_->log();
   EXPECT_NE(kubelet_->log().find("Container c failed liveness probe, will be restarted"), std::string::npos);
   // ...then running again, one restart further, and healthy again (the new instance has its file).
-  ASSERT_TRUE(eventually([&] { return running("liveness") && container("liveness")["restartCount"] == 1; }, 20s))
+  ASSERT_TRUE(wait_for([&] { return running("liveness") && container("liveness")["restartCount"] == 1; }, 20s))
       << status("liveness").dump(2) << kubelet_->log();
   EXPECT_TRUE(throughout([&] { return running("liveness") && container("liveness")["restartCount"] == 1; }, 2s));
 
@@ -180,10 +157,10 @@ TEST_F(KubeletProbeTest, TcpSocketReadinessWaitsForTheListener) {
       "livenessProbe":{"tcpSocket":{"port":8080},"initialDelaySeconds":5,"periodSeconds":1}},
      {"name":"sidecar","image":"kctl/busybox","command":["sleep","600"],
       "livenessProbe":{"httpGet":{"port":"nope"},"periodSeconds":1,"failureThreshold":1}}]}})"));
-  ASSERT_TRUE(eventually([&] { return running("tcp"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return running("tcp"); }, 30s)) << kubelet_->log();
   EXPECT_FALSE(pod_ready("tcp"));
   auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return pod_ready("tcp"); }, 15s)) << status("tcp").dump(2) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_ready("tcp"); }, 15s)) << status("tcp").dump(2) << kubelet_->log();
   EXPECT_GT(std::chrono::steady_clock::now() - start, 1s) << "ready before anything listened";
   std::string ip = status("tcp")["podIP"];
   EXPECT_NE(kubelet_->log().find("Readiness probe failed: dial tcp " + ip + ":8080: connect: connection refused"),
@@ -208,15 +185,15 @@ TEST_F(KubeletProbeTest, StartupProbeHoldsReadinessBack) {
       "startupProbe":{"exec":{"command":["cat","/tmp/started"]},"periodSeconds":1,"failureThreshold":30},
       "readinessProbe":{"exec":{"command":["true"]},"periodSeconds":1},
       "livenessProbe":{"exec":{"command":["cat","/tmp/started"]},"periodSeconds":1,"failureThreshold":1}}]}})"));
-  ASSERT_TRUE(eventually([&] { return running("slow"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return running("slow"); }, 30s)) << kubelet_->log();
   auto start = std::chrono::steady_clock::now();
   json cs = container("slow");
   EXPECT_EQ(cs["started"], false) << cs.dump(2);
   EXPECT_EQ(cs["ready"], false);
-  ASSERT_TRUE(eventually([&] { return container("slow")["started"] == true; }, 15s))
+  ASSERT_TRUE(wait_for([&] { return container("slow")["started"] == true; }, 15s))
       << status("slow").dump(2) << kubelet_->log();
   EXPECT_GT(std::chrono::steady_clock::now() - start, 2s) << "started before the startup probe could pass";
-  ASSERT_TRUE(eventually([&] { return pod_ready("slow"); }, 5s)) << status("slow").dump(2);
+  ASSERT_TRUE(wait_for([&] { return pod_ready("slow"); }, 5s)) << status("slow").dump(2);
   EXPECT_EQ(container("slow")["ready"], true);
   EXPECT_EQ(container("slow")["restartCount"], 0);
 }
@@ -225,9 +202,9 @@ TEST_F(KubeletProbeTest, StartupProbeHoldsReadinessBack) {
 // written in between says otherwise), and its probe still notices when the page goes away.
 TEST_F(KubeletProbeTest, RestartedKubeletResumesProbing) {
   pods().create(json::parse(kHttpdPod));
-  ASSERT_TRUE(eventually([&] { return running("web"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return running("web"); }, 30s)) << kubelet_->log();
   std::ofstream(volume_file("web", "www", "ready.html")) << "ok\n";
-  ASSERT_TRUE(eventually([&] { return pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
   json before = pods().get("web");
   kubelet_->stop();
   kubelet_->start();
@@ -247,7 +224,7 @@ TEST_F(KubeletProbeTest, RestartedKubeletResumesProbing) {
   }
   RecordProperty("pod_versions_across_restart", versions);
   std::filesystem::remove(volume_file("web", "www", "ready.html"));
-  ASSERT_TRUE(eventually([&] { return !pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return !pod_ready("web"); }, 10s)) << status("web").dump(2) << kubelet_->log();
   EXPECT_EQ(container("web")["restartCount"], 0);
 }
 
@@ -258,8 +235,8 @@ TEST_F(KubeletProbeTest, ExecProbeTimesOutAndIsKilled) {
     "terminationGracePeriodSeconds": 2,
     "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","600"],
       "readinessProbe":{"exec":{"command":["sleep","77"]},"timeoutSeconds":1,"periodSeconds":1}}]}})"));
-  ASSERT_TRUE(eventually([&] { return running("slow-probe"); }, 30s)) << kubelet_->log();
-  ASSERT_TRUE(eventually([&] { return kubelet_->log().find("Readiness probe failed: command timed out") !=
+  ASSERT_TRUE(wait_for([&] { return running("slow-probe"); }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return kubelet_->log().find("Readiness probe failed: command timed out") !=
                                       std::string::npos; }, 10s))
       << kubelet_->log();
   std::this_thread::sleep_for(3s);  // three more timed-out probes

@@ -17,8 +17,7 @@
 
 #include "api/client.h"
 #include "daemons/common/process.h"
-#include "harness.h"
-#include "node_harness.h"
+#include "kubelet_fixture.h"
 
 using namespace kctl;
 using namespace kctl::test;
@@ -27,44 +26,10 @@ using nlohmann::json;
 
 namespace {
 
-class KubeletTest : public ::testing::Test {
+class KubeletTest : public KubeletNodeTest {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
-    run_process({"ip", "link", "set", "lo", "up"});
-    ensure_system_bus();
-  }
-  void SetUp() override {
-    server_ = std::make_unique<ApiServerProcess>();
-    root_ = make_temp_dir("kubelet");
-    kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, "10.244.1.0/24", "127.0.0.1");
-    client_ = std::make_unique<api::Client>(api::Client::connect(server_->url()));
-  }
-  void TearDown() override {
-    // Delete every pod and wait for the kubelet to confirm, so the node is clean.
-    auto pods = client_->resource("pods", "default");
-    for (const auto& p : pods.list().items) pods.remove(p["metadata"]["name"]);
-    eventually([&] { return pods.list().items.empty(); }, 30s);
-    kubelet_.reset();
-    std::filesystem::remove_all(root_);
-  }
-  static bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        if (cond()) return true;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-  json pod_status(const std::string& name) { return client_->resource("pods", "default").get(name)["status"]; }
-
-  std::unique_ptr<ApiServerProcess> server_;
-  std::unique_ptr<KubeletProcess> kubelet_;
-  std::unique_ptr<api::Client> client_;
-  std::string root_;
+  static void SetUpTestSuite() { enter_node_namespace(); }
+  void SetUp() override { start_node(); }
 };
 
 const char* kTwoContainerPod = R"({
@@ -85,7 +50,7 @@ const char* kTwoContainerPod = R"({
 
 TEST_F(KubeletTest, RegistersAReadyNodeWithALease) {
   auto nodes = client_->resource("nodes");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_for([&] {
     json n = nodes.get("node-1");
     for (const auto& c : n["status"]["conditions"])
       if (c["type"] == "Ready") return c["status"] == "True";
@@ -103,7 +68,7 @@ TEST_F(KubeletTest, RegistersAReadyNodeWithALease) {
 TEST_F(KubeletTest, TwoContainerPodSharesVolumeAndLocalhost) {
   auto pods = client_->resource("pods", "default");
   pods.create(json::parse(kTwoContainerPod));
-  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s))
+  ASSERT_TRUE(wait_for([&] { return pod_status("web")["phase"] == "Running"; }, 30s))
       << pod_status("web").dump(2) << kubelet_->log();
   json st = pod_status("web");
   EXPECT_EQ(st["podIP"].get<std::string>().rfind("10.244.1.", 0), 0u) << st;
@@ -118,7 +83,7 @@ TEST_F(KubeletTest, TwoContainerPodSharesVolumeAndLocalhost) {
   EXPECT_TRUE(ready);
   // The writer fetched the page the web server serves from the shared volume, over localhost.
   std::string uid = pods.get("web")["metadata"]["uid"];
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(wait_for([&] {
     return run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/writer/0.log"}).out.find("page-from-web") !=
            std::string::npos;
   })) << run({"sh", "-c", "cat " + root_ + "/pods/" + uid + "/logs/*/*"}).out;
@@ -141,7 +106,7 @@ TEST_F(KubeletTest, TwoContainerPodSharesVolumeAndLocalhost) {
 
   // Deleting it stops the containers, cleans the node, and the kubelet confirms the deletion.
   pods.remove("web");
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(wait_for([&] {
     try {
       pods.get("web");
       return false;
@@ -162,9 +127,9 @@ TEST_F(KubeletTest, RestartPoliciesAndBackOff) {
     "containers":[{"name":"c","image":"kctl/busybox","command":["sh","-c","echo finished"]}]}})"));
   pods.create(json::parse(R"({"metadata":{"name":"noimage"},"spec":{"nodeName":"node-1",
     "containers":[{"name":"c","image":"nosuch/image:1","command":["true"]}]}})"));
-  ASSERT_TRUE(eventually([&] { return pod_status("done")["phase"] == "Succeeded"; }, 30s)) << pod_status("done");
+  ASSERT_TRUE(wait_for([&] { return pod_status("done")["phase"] == "Succeeded"; }, 30s)) << pod_status("done");
   EXPECT_EQ(pod_status("done")["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_for([&] {
     json cs = pod_status("crash")["containerStatuses"][0];
     return cs["restartCount"] == 1 && cs["state"].contains("waiting") &&
            cs["state"]["waiting"]["reason"] == "CrashLoopBackOff";
@@ -181,7 +146,7 @@ TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
   auto pods = client_->resource("pods", "default");
   pods.create(json::parse(R"({"metadata":{"name":"long"},"spec":{"nodeName":"node-1",
     "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","1000"]}]}})"));
-  ASSERT_TRUE(eventually([&] { return pod_status("long")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_status("long")["phase"] == "Running"; }, 30s)) << kubelet_->log();
   std::string started = pod_status("long")["containerStatuses"][0]["state"]["running"]["startedAt"];
   kubelet_->stop();
   kubelet_->start();
@@ -197,7 +162,7 @@ TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
 TEST_F(KubeletTest, ExecRunsInTheContainerThroughTheApiServer) {
   auto pods = client_->resource("pods", "default");
   pods.create(json::parse(kTwoContainerPod));
-  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
   Kubectl kubectl(server_->url());
   auto hello = kubectl({"exec", "web", "-c", "writer", "--", "sh", "-c", "echo out-$POD_NAME; echo err >&2; hostname"});
   EXPECT_EQ(hello.rc, 0) << hello.err << kubelet_->log();
@@ -227,10 +192,10 @@ TEST_F(KubeletTest, ExecRunsInTheContainerThroughTheApiServer) {
 TEST_F(KubeletTest, PortForwardReachesThePodPortThroughTheApiServer) {
   auto pods = client_->resource("pods", "default");
   pods.create(json::parse(kTwoContainerPod));
-  ASSERT_TRUE(eventually([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
+  ASSERT_TRUE(wait_for([&] { return pod_status("web")["phase"] == "Running"; }, 30s)) << kubelet_->log();
   // Running means started, not listening yet: kubectl port-forward (1.33) gives up at the first refused connection.
   std::string ip = pod_status("web")["podIP"];
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_for([&] {
     return run({"curl", "-sS", "--max-time", "5", "http://" + ip + "/"}, "", 10).out == "page-from-web\n";
   })) << kubelet_->log();
   Kubectl kubectl(server_->url());
@@ -279,7 +244,7 @@ TEST_F(KubeletTest, PortForwardReachesThePodPortThroughTheApiServer) {
       ::execvp(a[0], a.data());
       ::_exit(127);
     }
-    return eventually([&] { return bg.log().find("Forwarding from 127.0.0.1:" + std::to_string(local)) != std::string::npos; });
+    return wait_for([&] { return bg.log().find("Forwarding from 127.0.0.1:" + std::to_string(local)) != std::string::npos; });
   };
   auto fetch = [](int local) {
     return run({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(local) + "/"}, "", 20);
@@ -317,7 +282,7 @@ TEST_F(KubeletTest, PortForwardReachesThePodPortThroughTheApiServer) {
   auto refused = fetch(local);
   EXPECT_NE(refused.out, "page-from-web\n");
   std::optional<int> rc;
-  EXPECT_TRUE(eventually([&] { return (rc = bg.exited()).has_value(); }, 20s)) << bg.log();
+  EXPECT_TRUE(wait_for([&] { return (rc = bg.exited()).has_value(); }, 20s)) << bg.log();
   EXPECT_NE(rc.value_or(0), 0);
   EXPECT_NE(bg.log().find("error forwarding port 81 to pod web"), std::string::npos) << bg.log();
   std::filesystem::remove_all(home);

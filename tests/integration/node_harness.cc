@@ -58,27 +58,12 @@ void KubeletProcess::start() {
                                    "--hostname-override=" + name_, "--node-ip=" + node_ip_,
                                    "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_, "--dbus=none"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    int fd = open((root_ + "/kubelet.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> a;
-    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
-  }
+  process_.start(args, root_ + "/kubelet.log");
 }
 
-void KubeletProcess::stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  waitpid(pid_, nullptr, 0);
-  pid_ = 0;
-}
+void KubeletProcess::stop() { process_.stop(); }
 
-std::string KubeletProcess::log() const { return run({"cat", root_ + "/kubelet.log"}).out; }
+std::string KubeletProcess::log() const { return process_.log(); }
 
 namespace {
 // Booting the host's OS to basic.target takes seconds; under load, give it this long.

@@ -31,7 +31,7 @@ class KubeletProcess {
  private:
   std::string apiserver_, name_, root_, pod_cidr_, node_ip_;
   std::vector<std::string> extra_args_;
-  int pid_ = 0;
+  ChildProcess process_;
 };
 
 // The machine's own OS booted with systemd as PID 1 in a systemd-nspawn container, for the node code that needs a
