@@ -8,6 +8,10 @@
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/daemon_set_controller.h"
 #include "daemons/controller-manager/deployment_controller.h"
+#include "daemons/controller-manager/endpoints_controller.h"
+#include "daemons/controller-manager/endpointslice_controller.h"
+#include "daemons/controller-manager/garbage_collector.h"
+#include "daemons/controller-manager/namespace_controller.h"
 #include "daemons/controller-manager/node_ipam_controller.h"
 #include "daemons/controller-manager/node_lifecycle_controller.h"
 #include "daemons/controller-manager/replica_set_controller.h"
@@ -23,6 +27,10 @@ constexpr auto kCacheSyncTimeout = std::chrono::seconds(60);
 
 const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers() {
   static const std::vector<std::pair<std::string, ControllerFactory>> all = {
+      {"endpoint", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointsController>(c); }},
+      {"endpointslice", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<EndpointSliceController>(c); }},
+      {"garbagecollector", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<GarbageCollector>(c); }},
+      {"namespace", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NamespaceController>(c); }},
       {"daemonset", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<DaemonSetController>(c); }},
       {"nodeipam", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeIpamController>(c); }},
       {"nodelifecycle", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<NodeLifecycleController>(c); }},
