@@ -52,7 +52,10 @@ bool LeaderElector::try_acquire_or_renew() {
   try {
     lease = leases.get(config_.lease_name);
   } catch (const StatusError& e) {
-    if (e.status().code != 404) return false;
+    if (e.status().code != 404) {
+      report(e.status().message);
+      return false;
+    }
     json fresh = {{"apiVersion", "coordination.k8s.io/v1"},
                   {"kind", "Lease"},
                   {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
@@ -104,6 +107,17 @@ bool LeaderElector::try_acquire_or_renew() {
   observed_renew_ = now;
   observed_at_ = Clock::now();
   return true;
+}
+
+// Tells the daemon why the Lease could not be read, once per different reason (a retry every 2 s would repeat it).
+void LeaderElector::report(const std::string& error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error == last_error_) return;
+    last_error_ = error;
+  }
+  if (config_.on_error) config_.on_error("error retrieving resource lock " + config_.lease_namespace + "/" +
+                                         config_.lease_name + ": " + error);
 }
 
 void LeaderElector::release() {

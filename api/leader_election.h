@@ -25,6 +25,9 @@ struct LeaderElectionConfig {
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;
   std::function<void(const std::string& identity)> on_new_leader;
+  // Why the Lease could not be read (the apiserver unreachable, refused), once per different reason: the library
+  // does not log, the daemon does.
+  std::function<void(const std::string& error)> on_error;
 };
 
 class LeaderElector {
@@ -42,6 +45,7 @@ class LeaderElector {
   bool try_acquire_or_renew();
   bool wait(std::chrono::milliseconds d);  // false when stopped
   void release();
+  void report(const std::string& error);
 
   Transport& transport_;
   LeaderElectionConfig config_;
@@ -55,6 +59,7 @@ class LeaderElector {
   // renewTime, so clock skew between nodes does not matter. Guarded by mutex_.
   std::string observed_holder_, observed_renew_;
   std::chrono::steady_clock::time_point observed_at_{};
+  std::string last_error_;  // guarded by mutex_
 };
 
 // MicroTime as Kubernetes writes it: 2026-11-27T21:37:10.123456Z.

@@ -1,6 +1,7 @@
 // Flags, logging, sd_notify and signal handling for the daemons.
 #include "daemons/common/daemon.h"
 
+#include "api/client.h"
 #include "api/go_json.h"
 
 #include <chrono>
@@ -39,6 +40,15 @@ void Flags::add(const std::string& name, bool* target, const std::string& help) 
 }
 void Flags::add(const std::string& name, std::chrono::milliseconds* target, const std::string& help) {
   flags_[name] = {Flag::Type::Duration, target, help};
+}
+
+void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options) {
+  flags.add("apiserver", endpoint, "the API server endpoint: dbus:[BUS-ADDRESS] or http(s)://HOST:PORT");
+  flags.add("certificate-authority", &options->tls.ca_file, "PEM file of the CA an https apiserver's certificate is "
+                                                           "checked against (default: the system's roots)");
+  flags.add("client-certificate", &options->tls.cert_file, "PEM file of the client certificate shown to the apiserver");
+  flags.add("client-key", &options->tls.key_file, "PEM file of the key of --client-certificate");
+  flags.add("token", &options->bearer_token, "bearer token for the apiserver");
 }
 
 std::string Flags::usage() const {

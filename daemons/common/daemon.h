@@ -35,6 +35,18 @@ class Flags {
   std::map<std::string, Flag> flags_;
 };
 
+}  // namespace kctl
+
+namespace kctl::api {
+struct ClientOptions;
+}
+
+namespace kctl {
+
+// The flags every daemon reaches the apiserver with: --apiserver=ENDPOINT (dbus:[ADDRESS] or http(s)://HOST:PORT)
+// and, for https, kubectl's --certificate-authority, --client-certificate, --client-key and --token.
+void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options);
+
 enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
 
 // Logs one line. To the journal (with PRIORITY, SYSLOG_IDENTIFIER and the given KEY=value fields) when stderr is

@@ -82,6 +82,7 @@ void ControllerManager::start(std::function<void()> lost) {
     log(LogLevel::Error, "lost the lease kube-system/" + options_.election.lease_name);
     if (lost_) lost_();
   };
+  c.on_error = [](const std::string& error) { log(LogLevel::Warning, error); };
   c.on_new_leader = [this](const std::string& id) {
     if (id != options_.election.identity) log(LogLevel::Info, "the leader is " + id);
   };

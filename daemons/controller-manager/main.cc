@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   auto toleration = std::chrono::milliseconds(o.controllers.default_toleration_seconds);
   Flags flags("kctl-controller-manager",
               "The kctl controller manager: the control loops that make the cluster's state meet its objects.");
-  flags.add("apiserver", &o.apiserver, "the API server endpoint: dbus:[BUS-ADDRESS] or http(s)://HOST:PORT");
+  add_apiserver_flags(flags, &o.apiserver, &o.client);
   flags.add("controllers", &enabled, "the controllers to run: * for all, NAME to pick one, -NAME to leave one out");
   flags.add("leader-elect", &o.leader_elect, "run only while holding the Lease kube-system/kube-controller-manager");
   flags.add("leader-elect-lease-duration", &o.election.lease_duration, "how long a leader's Lease is valid");

@@ -31,7 +31,7 @@ constexpr auto kEventFlushOnStop = std::chrono::seconds(2);
 }  // namespace
 
 Kubelet::Kubelet(KubeletOptions options) : options_(std::move(options)) {
-  transport_ = api::make_transport(options_.apiserver);
+  transport_ = api::make_transport(options_.apiserver, options_.client);
   api::EventRecorderOptions event_options;
   event_options.on_error = [](const std::string& m) { log(LogLevel::Warning, m); };
   events_ = std::make_unique<api::EventRecorder>(*transport_, api::EventSource{"kubelet", options_.node.name},

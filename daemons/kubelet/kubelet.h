@@ -30,6 +30,7 @@ namespace kctl::kubelet {
 
 struct KubeletOptions {
   std::string apiserver = "http://127.0.0.1:8080";
+  api::ClientOptions client;  // credentials and TLS for an https apiserver
   NodeConfig node;
   std::string root_dir = "/var/lib/kctl";
   std::string bridge = "kctl0";

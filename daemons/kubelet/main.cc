@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi";
   int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
-  flags.add("apiserver", &o.apiserver, "the API server endpoint: http(s)://HOST:PORT or dbus:[BUS-ADDRESS]");
+  add_apiserver_flags(flags, &o.apiserver, &o.client);
   flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
   flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
   flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");

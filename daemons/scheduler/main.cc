@@ -33,18 +33,6 @@ std::string identity() {
 }
 
 // "15s", "500ms", "2m" (Go duration units kube-scheduler's flags take; one unit per value).
-bool parse_duration(const std::string& s, std::chrono::milliseconds& out) {
-  long long n = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || n < 0) return false;
-  std::string unit(p, s.data() + s.size());
-  if (unit == "ms") out = std::chrono::milliseconds(n);
-  else if (unit == "s") out = std::chrono::seconds(n);
-  else if (unit == "m") out = std::chrono::minutes(n);
-  else return false;
-  return true;
-}
-
 std::atomic<bool> failed_exit{false};
 
 void exit_with_failure(const std::string& why) {
@@ -59,20 +47,19 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   std::string apiserver = "dbus:", dbus_address, dbus_mode = "on";
-  std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
+  api::ClientOptions client;
   bool leader_elect = true;
   api::LeaderElectionConfig le;
   le.lease_name = "kube-scheduler";
   scheduler::SchedulerOptions o;
   int api_workers = int(o.api_workers);
   Flags flags("kctl-scheduler", "The kctl scheduler: binds pending pods to nodes (filter, then score).");
-  flags.add("apiserver", &apiserver, "the API server endpoint: dbus:[BUS-ADDRESS] (default: the system bus) or "
-                                     "http(s)://HOST:PORT");
+  add_apiserver_flags(flags, &apiserver, &client);
   flags.add("leader-elect", &leader_elect,
             "take the Lease kube-system/kube-scheduler before scheduling, so several copies can run and one acts");
-  flags.add("leader-elect-lease-duration", &lease_duration, "how long a Lease not renewed keeps others waiting");
-  flags.add("leader-elect-renew-deadline", &renew_deadline, "how long the leader tries to renew before giving up");
-  flags.add("leader-elect-retry-period", &retry_period, "how often candidates try to take or renew the Lease");
+  flags.add("leader-elect-lease-duration", &le.lease_duration, "how long a Lease not renewed keeps others waiting");
+  flags.add("leader-elect-renew-deadline", &le.renew_deadline, "how long the leader tries to renew before giving up");
+  flags.add("leader-elect-retry-period", &le.retry_period, "how often candidates try to take or renew the Lease");
   flags.add("leader-elect-resource-namespace", &le.lease_namespace, "the namespace of the Lease");
   flags.add("leader-elect-resource-name", &le.lease_name, "the name of the Lease");
   flags.add("api-workers", &api_workers, "how many bindings and status writes may be in flight at once");
@@ -84,12 +71,10 @@ int main(int argc, char** argv) {
     std::cerr << "kctl-scheduler: --dbus must be on or none\n";
     return 2;
   }
-  for (auto [flag, text, target] : {std::tuple{"lease-duration", &lease_duration, &le.lease_duration},
-                                    std::tuple{"renew-deadline", &renew_deadline, &le.renew_deadline},
-                                    std::tuple{"retry-period", &retry_period, &le.retry_period}}) {
-    if (!parse_duration(*text, *target) || target->count() == 0) {
-      std::cerr << "kctl-scheduler: --leader-elect-" << flag << " must be a duration such as 15s or 500ms, not \""
-                << *text << "\"\n";
+  for (auto [flag, value] : {std::pair{"lease-duration", le.lease_duration}, std::pair{"renew-deadline", le.renew_deadline},
+                             std::pair{"retry-period", le.retry_period}}) {
+    if (value.count() == 0) {
+      std::cerr << "kctl-scheduler: --leader-elect-" << flag << " must be longer than 0\n";
       return 2;
     }
   }
@@ -102,7 +87,7 @@ int main(int argc, char** argv) {
 
   api::TransportPtr transport;
   try {
-    transport = api::make_transport(apiserver);
+    transport = api::make_transport(apiserver, client);
   } catch (const std::exception& e) {
     std::cerr << "kctl-scheduler: --apiserver: " << e.what() << "\n";
     return 2;
@@ -144,6 +129,7 @@ int main(int argc, char** argv) {
       exit_with_failure("leaderelection lost: another scheduler holds Lease " + le.lease_namespace + "/" +
                         le.lease_name);
     };
+    le.on_error = [](const std::string& error) { log(LogLevel::Warning, error); };
     le.on_new_leader = [&](const std::string& who) {
       if (who != le.identity) log(LogLevel::Info, "the leader is " + who);
     };

@@ -82,3 +82,33 @@ TEST_F(ControllerManagerTest, UnknownControllersAreRefused) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("--controllers: unknown controller \"nosuch\""), std::string::npos) << r.err;
 }
+
+// --apiserver=https://... with kubectl's certificate flags (the scheduler and the kubelet take the same ones).
+TEST(ControllerManagerHttps, LeadsOverTls) {
+  TestPki pki;
+  int secure = free_port();
+  ApiServerProcess server(pki.apiserver_flags(secure));
+  auto client = api::Client::connect(server.url());
+  std::string dir = make_temp_dir("controller-manager-https");
+  ChildProcess cm;
+  cm.start({std::string(KCTL_BIN_DIR) + "/kctl-controller-manager", "--apiserver=https://127.0.0.1:" + std::to_string(secure),
+            "--certificate-authority=" + pki.ca_cert, "--client-certificate=" + pki.client_cert,
+            "--client-key=" + pki.client_key, "--dbus=none"},
+           dir + "/cm.log");
+  EXPECT_TRUE(eventually([&] {
+    try {
+      return !client.resource("leases", "kube-system").get("kube-controller-manager")["spec"]
+                  .value("holderIdentity", "").empty();
+    } catch (const api::StatusError&) {
+      return false;
+    }
+  }, 10s)) << cm.log();
+  // An apiserver it cannot verify is refused, with Go's words in its log.
+  ChildProcess untrusting;
+  untrusting.start({std::string(KCTL_BIN_DIR) + "/kctl-controller-manager",
+                    "--apiserver=https://127.0.0.1:" + std::to_string(secure),
+                    "--certificate-authority=" + pki.other_ca_cert, "--dbus=none", "--leader-elect-retry-period=200ms"},
+                   dir + "/untrusting.log");
+  EXPECT_TRUE(eventually([&] { return untrusting.log().find("certificate signed by unknown authority") != std::string::npos; },
+                         10s)) << untrusting.log();
+}
