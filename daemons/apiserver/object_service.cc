@@ -316,7 +316,10 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
     RecordPtr cur = store_.get(k);
     if (!cur) throw StatusError(Status::not_found(kind.plural, name, kind.group));
     const json old = json::parse(cur->value);
+    // The mutation starts without a resourceVersion, so that one in its result is the client's precondition (a PUT's
+    // object, a patch naming it); a patch that does not name one applies to whatever is current, retried on conflict.
     json obj = old;
+    if (obj.contains("metadata") && obj["metadata"].is_object()) obj["metadata"].erase("resourceVersion");
     mutate(obj);
     if (!obj.is_object()) throw StatusError(Status::bad_request("the result must be a JSON object"));
     check_fields(kind, obj, opts, &old);
@@ -327,6 +330,7 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
                                          "the object has been modified; please apply your changes to the latest "
                                          "version and try again",
                                          kind.group));
+    m["resourceVersion"] = std::to_string(cur->revision);
     if (m.value("name", name) != name)
       throw StatusError(Status::bad_request("the name of the object (" + m.value("name", "") +
                                             ") does not match the name on the URL (" + name + ")"));

@@ -137,6 +137,30 @@ TEST_F(HttpApi, CompareAndSwapConflicts) {
   expect_status(r, 409, "Conflict");
 }
 
+// Patches that name no resourceVersion apply to whatever is current: racing writers never see 409, as with
+// kube-apiserver (kubectl annotate/label/scale/set send such patches while controllers write the same object).
+TEST_F(HttpApi, PatchesWithoutResourceVersionNeverConflict) {
+  ASSERT_EQ(req("POST", kPods, pod("racy").dump()).status, 201);
+  constexpr int kWriters = 4, kPatches = 60;
+  std::vector<std::thread> writers;
+  std::vector<std::vector<int>> codes(kWriters);
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      kctl::http::Client c(server_->url());
+      kctl::http::Headers h{{"Content-Type", "application/merge-patch+json"}};
+      for (int i = 0; i < kPatches; ++i) {
+        json p = {{"metadata", {{"annotations", {{"w" + std::to_string(w), std::to_string(i)}}}}}};
+        codes[w].push_back(c.request("PATCH", kPods + "/racy", p.dump(), h).status);
+      }
+    });
+  for (auto& t : writers) t.join();
+  for (int w = 0; w < kWriters; ++w)
+    for (int code : codes[w]) ASSERT_EQ(code, 200) << "writer " << w;
+  json got = parse_json(req("GET", kPods + "/racy").body);
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_EQ(got["metadata"]["annotations"]["w" + std::to_string(w)], std::to_string(kPatches - 1));
+}
+
 TEST_F(HttpApi, WatchReplaysFromResourceVersionAndFiltersBySelector) {
   auto r = req("POST", kPods, pod("w1", {{"team", "x"}}).dump());
   std::string from = parse_json(r.body)["metadata"]["resourceVersion"];
