@@ -192,6 +192,11 @@ void read_container_log(const std::string& path, const LogOptions& o,
                         const std::function<bool(std::string_view)>& out, const std::function<bool()>& running) {
   Reader r{o, out};
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A rotation renames the file before the writer opens the next one: for that moment there is no current file.
+  for (int i = 0; fd < 0 && errno == ENOENT && i < 100 && running(); ++i) {
+    ::usleep(10000);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (fd < 0) return;
   std::string pending, line, ts;
   // Everything written so far; with a tail, only the last N lines.
@@ -219,6 +224,8 @@ void read_container_log(const std::string& path, const LogOptions& o,
     if (!read_records(fd, pending, emit)) break;
     // Rotated: the old file has been read to its end (nothing more goes to it); go on with the new one.
     if (replaced(path, fd)) {
+      // What was written after the read above and before the rename belongs to the old file: read it first.
+      if (!read_records(fd, pending, emit)) break;
       int next = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (next >= 0) {
         ::close(fd);
