@@ -552,6 +552,13 @@ Rule& Rule::reject() {
   return *this;
 }
 
+Rule& Rule::reject_tcp_reset() {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+  return *this;
+}
+
 namespace {
 std::vector<uint8_t> host32(uint32_t v) {
   const auto* p = reinterpret_cast<const uint8_t*>(&v);

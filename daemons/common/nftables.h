@@ -101,6 +101,9 @@ class Rule {
   Rule& masquerade_fully_random();
   // `reject` (ICMP port unreachable, which a TCP client sees as "connection refused").
   Rule& reject();
+  // `reject with tcp reset` (a TCP packet only: put `meta l4proto tcp` before it). Unlike an ICMP error, a reset is
+  // not subject to the kernel's per-destination ICMP rate limit (net.ipv4.icmp_ratelimit).
+  Rule& reject_tcp_reset();
 
   // Matches nft writes as one phrase.
   Rule& match_ip_saddr_is(uint32_t address);     // `ip saddr 10.244.1.5` (host byte order)

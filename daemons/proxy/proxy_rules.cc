@@ -216,7 +216,13 @@ void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flu
         rules(rule(names::kMasquerading).match_mark_bits_clear(kMasqueradeMark).verdict(Verdict::Return),
               rule(names::kMasquerading).set_mark_xor(kMasqueradeMark),
               rule(names::kMasquerading).masquerade_fully_random()));
-  chain(names::kRejectChain, rules(rule(names::kRejectChain).reject()));
+  // TCP is refused with a reset, everything else with ICMP port unreachable (kube-proxy's `reject`). Both are
+  // "connection refused" to a TCP client, but the kernel rate-limits the ICMP errors it sends to each destination
+  // (net.ipv4.icmp_ratelimit): measured on kernel 6.18, a pod's first refused connection took a SYN retransmit
+  // (1 s) and the next ones timed out, while a reset refuses every one at once. The node's own connections are
+  // not limited (loopback), which is why it only shows from pods (tests/integration/proxy_test.cc).
+  chain(names::kRejectChain, rules(rule(names::kRejectChain).match_l4proto(6).reject_tcp_reset(),
+                                   rule(names::kRejectChain).reject()));
   {
     std::vector<nft::Rule> r;
     // Traffic to a ClusterIP from outside the pod network (the node itself, or a host routing the service range
@@ -237,9 +243,11 @@ void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flu
     // After DNAT: what still goes to a ClusterIP matched no service port, and what goes to the service range
     // matched no ClusterIP. Both are refused at once rather than routed somewhere they would hang.
     std::vector<nft::Rule> r;
-    r.push_back(std::move(rule(names::kClusterIpsCheck).load_ip_daddr().lookup(names::kClusterIps).reject()));
+    r.push_back(std::move(rule(names::kClusterIpsCheck).load_ip_daddr().lookup(names::kClusterIps)
+                              .verdict(Verdict::Goto, names::kRejectChain)));
     if (config.service_cidr)
-      r.push_back(std::move(rule(names::kClusterIpsCheck).match_ip_daddr(*config.service_cidr).reject()));
+      r.push_back(std::move(rule(names::kClusterIpsCheck).match_ip_daddr(*config.service_cidr)
+                                .verdict(Verdict::Goto, names::kRejectChain)));
     chain(names::kClusterIpsCheck, std::move(r));
   }
 
