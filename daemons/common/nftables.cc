@@ -5,12 +5,16 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -22,6 +26,7 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
@@ -36,6 +41,11 @@ constexpr size_t kMaxExpressionData = 64;
 // nft keeps comments to 128 characters; the kernel's user data limit is 256 bytes.
 constexpr size_t kMaxCommentLength = 128;
 constexpr size_t kMessageBuffer = 64 * 1024;
+// Elements per message: a key of at most 64 bytes, a chain name of at most 256 and a comment of at most 128, with
+// their attribute headers, times this stays well inside kMessageBuffer.
+constexpr size_t kElementsPerMessage = 96;
+constexpr size_t kMaxKeyLength = 64;
+constexpr size_t kMaxNameLength = 255;  // NFT_NAME_MAXLEN - 1
 // The kernel answers a batch while it is being sent; waiting longer than this for the rest means it never will.
 constexpr auto kAckTimeout = std::chrono::seconds(5);
 // Room for one ack in the receive buffer: the kernel charges each queued ack its socket buffer's true size (about a
@@ -56,6 +66,11 @@ struct ExprFree {
 struct UdataFree {
   void operator()(nftnl_udata_buf* b) const { nftnl_udata_buf_free(b); }
 };
+struct SetFree {
+  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
+};
+using SetPtr = std::unique_ptr<nftnl_set, SetFree>;
+using UdataPtr = std::unique_ptr<nftnl_udata_buf, UdataFree>;
 struct SocketClose {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }
 };
@@ -70,14 +85,9 @@ T* checked(T* p) {
   return p;
 }
 
-// One message: the header, then whatever `payload` adds to it.
-template <typename Payload>
-Transaction::Message build(std::string operation, uint16_t type, Family family, uint16_t flags, Payload&& payload) {
-  std::vector<char> buf(kMessageBuffer);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, uint16_t(family), flags, 0);
-  payload(nlh);
-  buf.resize(nlh->nlmsg_len);
-  return {std::move(operation), std::move(buf)};
+void check_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength)
+    throw std::length_error("an nftables name holds 1 to " + std::to_string(kMaxNameLength) + " characters");
 }
 
 TablePtr make_table(Family family, const std::string& name) {
@@ -149,6 +159,7 @@ void grow_buffer(int fd, int force_option, int option, size_t bytes) {
 class NetlinkWriter : public Writer {
  public:
   std::optional<Error> commit(const Transaction& tx) override;
+  std::optional<TableContents> list_table(Family family, const std::string& table, Error* error) override;
 };
 
 std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
@@ -163,23 +174,28 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   mnl_socket_setsockopt(sock.get(), NETLINK_EXT_ACK, &one, sizeof one);
   uint32_t portid = mnl_socket_get_portid(sock.get());
 
-  // begin, the operations (each acked, so that every one is accounted for), end.
+  // begin, the operations, end. The kernel answers every operation it refuses, and the last one in any case (it
+  // asks for an ack): the batch is processed in order within the send, so once the last operation is answered,
+  // every refusal has been too. Acks for all operations would cost the kernel an skb each (about a kilobyte of
+  // receive buffer) for syncs of a hundred thousand operations.
   const auto& messages = tx.messages();
-  const uint32_t begin_seq = 1, end_seq = uint32_t(messages.size()) + 2;
+  const uint32_t begin_seq = 1, end_seq = uint32_t(messages.size()) + 2, last_seq = end_seq - 1;
   std::vector<char> batch;
+  batch.reserve(tx.bytes() + 64);
   char frame[256];
   nlmsghdr* nlh = nftnl_batch_begin(frame, begin_seq);
   append(batch, frame, nlh->nlmsg_len, begin_seq, false);
+  const std::vector<char>& wire = tx.wire();
   for (size_t i = 0; i < messages.size(); ++i)
-    append(batch, messages[i].bytes.data(), messages[i].bytes.size(), uint32_t(i) + 2, true);
+    append(batch, wire.data() + messages[i].offset, messages[i].length, uint32_t(i) + 2, i + 1 == messages.size());
   nlh = nftnl_batch_end(frame, end_seq);
   append(batch, frame, nlh->nlmsg_len, end_seq, false);
 
-  // The kernel takes the batch in one message and queues every ack before the send returns: both buffers must hold
-  // all of it.
+  // The kernel takes the batch in one message and queues its answers before the send returns: both buffers must
+  // hold them.
   int fd = mnl_socket_get_fd(sock.get());
   grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, batch.size() + 4096);
-  grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, (messages.size() + 2) * kAckRoom);
+  grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBuffer + 16 * kAckRoom);
   if (mnl_socket_sendto(sock.get(), batch.data(), batch.size()) < 0) return fail("send the nftables batch");
 
   auto operation = [&](uint32_t seq) -> std::string {
@@ -187,23 +203,23 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
     return "nftables transaction";
   };
   std::optional<Error> first;
-  size_t acked = 0;
+  bool answered = false;
   std::vector<char> buf(kReceiveBuffer);
   auto deadline = std::chrono::steady_clock::now() + kAckTimeout;
-  while (acked < messages.size()) {
-    // After an error, the rest of the answer is already queued: take what is there, wait for nothing more.
+  while (!answered) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, first ? 0 : int(std::max<int64_t>(left.count(), 0)));
+    int ready = ::poll(&p, 1, int(std::max<int64_t>(left.count(), 0)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) {
       if (first) break;
-      return Error{ETIMEDOUT, "nftables transaction: the kernel acknowledged " + std::to_string(acked) + " of " +
+      return Error{ETIMEDOUT, "nftables transaction: the kernel did not answer its " +
                                   std::to_string(messages.size()) + " operations"};
     }
     ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
     if (len < 0) {
       if (errno == EINTR) continue;
+      // ENOBUFS: answers were lost, so the outcome is unknown; the caller treats it as a failure and resyncs.
       return fail("read the kernel's answer to the nftables transaction");
     }
     int left_bytes = int(len);
@@ -217,14 +233,86 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
         first = Error{-err->error, text};
       }
       if (m->nlmsg_seq == begin_seq || m->nlmsg_seq == end_seq) {
-        // The batch itself was refused (no permission, no nftables): no operation will be answered.
+        // The batch itself was refused (no permission, no nftables) or failed at commit: no operation took effect.
         if (!first) first = Error{EPROTO, "nftables transaction: refused as a whole"};
         return first;
       }
-      ++acked;
+      if (m->nlmsg_seq == last_seq) answered = true;
+    }
+  }
+  // A commit that fails after every operation was accepted (validation) is reported on the batch's first message,
+  // after the operations' answers: take what is already queued.
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+    if (len <= 0) break;
+    int left_bytes = int(len);
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, left_bytes);
+         m = mnl_nlmsg_next(m, &left_bytes)) {
+      if (m->nlmsg_pid != portid || m->nlmsg_type != NLMSG_ERROR) continue;
+      const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+      if (err->error != 0 && !first) {
+        std::string text = operation(m->nlmsg_seq) + ": " + std::strerror(-err->error);
+        if (std::string extra = ext_ack_message(m); !extra.empty()) text += " (" + extra + ")";
+        first = Error{-err->error, text};
+      }
     }
   }
   return first;
+}
+
+// Dumps one kind of object of a table (NFT_MSG_GETCHAIN or NFT_MSG_GETSET) and collects their names.
+std::optional<Error> dump_names(mnl_socket* sock, uint16_t type, Family family, const std::string& table,
+                                std::vector<std::string>& names, bool& table_missing) {
+  char req[1024];
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(req, type, uint16_t(family), NLM_F_DUMP | NLM_F_ACK, 1);
+  if (type == NFT_MSG_GETSET) {
+    SetPtr set(checked(nftnl_set_alloc()));
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_nlmsg_build_payload(nlh, set.get());
+  } else {
+    ChainPtr chain(checked(nftnl_chain_alloc()));
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, table.c_str());
+    nftnl_chain_nlmsg_build_payload(nlh, chain.get());
+  }
+  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0)
+    return Error{errno, std::string("ask for the table's objects: ") + std::strerror(errno)};
+  struct Collect {
+    uint16_t type;
+    std::vector<std::string>* names;
+    std::string table;
+  } collect{type, &names, table};
+  auto on_message = [](const nlmsghdr* m, void* data) -> int {
+    auto* c = static_cast<Collect*>(data);
+    if (c->type == NFT_MSG_GETSET) {
+      SetPtr set(nftnl_set_alloc());
+      if (set && nftnl_set_nlmsg_parse(m, set.get()) == 0 &&
+          c->table == nftnl_set_get_str(set.get(), NFTNL_SET_TABLE))
+        c->names->push_back(nftnl_set_get_str(set.get(), NFTNL_SET_NAME));
+    } else {
+      ChainPtr chain(nftnl_chain_alloc());
+      if (chain && nftnl_chain_nlmsg_parse(m, chain.get()) == 0 &&
+          c->table == nftnl_chain_get_str(chain.get(), NFTNL_CHAIN_TABLE))
+        c->names->push_back(nftnl_chain_get_str(chain.get(), NFTNL_CHAIN_NAME));
+    }
+    return MNL_CB_OK;
+  };
+  std::vector<char> buf(kReceiveBuffer * 4);
+  uint32_t portid = mnl_socket_get_portid(sock);
+  for (;;) {
+    ssize_t len = mnl_socket_recvfrom(sock, buf.data(), buf.size());
+    if (len < 0) return Error{errno, std::string("read the table's objects: ") + std::strerror(errno)};
+    int r = mnl_cb_run(buf.data(), size_t(len), 1, portid, on_message, &collect);
+    if (r == MNL_CB_STOP) return std::nullopt;
+    if (r < 0) {
+      if (errno == ENOENT) {
+        table_missing = true;
+        return std::nullopt;
+      }
+      return Error{errno, std::string("read the table's objects: ") + std::strerror(errno)};
+    }
+  }
 }
 
 }  // namespace
@@ -382,16 +470,178 @@ Rule& Rule::match_ipv4_prefix(uint32_t offset, const Ipv4Prefix& prefix, bool ne
 Rule& Rule::match_ip_saddr(const Ipv4Prefix& prefix, bool negate) { return match_ipv4_prefix(12, prefix, negate); }
 Rule& Rule::match_ip_daddr(const Ipv4Prefix& prefix, bool negate) { return match_ipv4_prefix(16, prefix, negate); }
 
+Rule& Rule::ct(uint32_t key, Register dreg) {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, uint32_t(dreg));
+  return *this;
+}
+
+Rule& Rule::meta_set(uint32_t key, Register sreg) {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, uint32_t(sreg));
+  return *this;
+}
+
+Rule& Rule::immediate(Register dreg, std::vector<uint8_t> data) {
+  check_data(data);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, uint32_t(dreg));
+  nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data.data(), uint32_t(data.size()));
+  return *this;
+}
+
+Rule& Rule::numgen_random(uint32_t modulus, Register dreg) {
+  if (modulus == 0) throw std::invalid_argument("nftables numgen: the modulus must be at least 1");
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "numgen");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, uint32_t(dreg));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+  return *this;
+}
+
+Rule& Rule::lookup(const std::string& set, Register sreg, bool negate) {
+  check_name(set);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, uint32_t(sreg));
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+  if (negate) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  return *this;
+}
+
+Rule& Rule::vmap(const std::string& map, Register sreg) {
+  check_name(map);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, uint32_t(sreg));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map.c_str());
+  return *this;
+}
+
+Rule& Rule::dynset_update(const std::string& set, Register sreg) {
+  check_name(set);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "dynset");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, uint32_t(sreg));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+  nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set.c_str());
+  return *this;
+}
+
+Rule& Rule::dnat(Register addr, Register port) {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "nat");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, uint32_t(addr));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, uint32_t(port));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+  return *this;
+}
+
+Rule& Rule::masquerade_fully_random() {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "masq");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+  return *this;
+}
+
+Rule& Rule::reject() {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 3);  // ICMP_PORT_UNREACH
+  return *this;
+}
+
+Rule& Rule::reject_tcp_reset() {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+  return *this;
+}
+
+namespace {
+std::vector<uint8_t> host32(uint32_t v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  return {p, p + 4};
+}
+}  // namespace
+
+Rule& Rule::match_ip_saddr_is(uint32_t address) {
+  payload(PayloadBase::Network, 12, 4);
+  return cmp(Register::R1, CmpOp::Eq, be32(address));
+}
+
+Rule& Rule::match_l4proto(uint8_t protocol) {
+  meta(NFT_META_L4PROTO);
+  return cmp(Register::R1, CmpOp::Eq, {protocol});
+}
+
+Rule& Rule::match_ct_state_new() {
+  ct(NFT_CT_STATE);
+  bitwise(Register::R1, host32(NF_CT_STATE_BIT(IP_CT_NEW)), host32(0));
+  return cmp(Register::R1, CmpOp::Neq, host32(0));
+}
+
+Rule& Rule::match_fib_daddr_local() {
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "fib");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, uint32_t(Register::R1));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+  return cmp(Register::R1, CmpOp::Eq, host32(RTN_LOCAL));
+}
+
+Rule& Rule::match_mark_bits_clear(uint32_t bits) {
+  meta(NFT_META_MARK);
+  bitwise(Register::R1, host32(bits), host32(0));
+  return cmp(Register::R1, CmpOp::Eq, host32(0));
+}
+
+Rule& Rule::set_mark_or(uint32_t bits) {
+  meta(NFT_META_MARK);
+  bitwise(Register::R1, host32(~bits), host32(bits));
+  return meta_set(NFT_META_MARK);
+}
+
+Rule& Rule::set_mark_xor(uint32_t bits) {
+  meta(NFT_META_MARK);
+  bitwise(Register::R1, host32(0xffffffffu), host32(bits));
+  return meta_set(NFT_META_MARK);
+}
+
+// Offsets: the IPv4 source and destination addresses at 12 and 16 of the network header, the destination port at 2
+// of the transport header (`th dport`: TCP, UDP and SCTP alike).
+Rule& Rule::load_daddr_l4proto_dport() {
+  payload(PayloadBase::Network, 16, 4, Register::R1);
+  meta(NFT_META_L4PROTO, reg32(1));
+  return payload(PayloadBase::Transport, 2, 2, reg32(2));
+}
+
+Rule& Rule::load_l4proto_dport() {
+  meta(NFT_META_L4PROTO, Register::R1);
+  return payload(PayloadBase::Transport, 2, 2, reg32(1));
+}
+
+Rule& Rule::load_ip_saddr() { return payload(PayloadBase::Network, 12, 4); }
+Rule& Rule::load_ip_daddr() { return payload(PayloadBase::Network, 16, 4); }
+
+Rule& Rule::dnat_to(uint32_t address, uint16_t port) {
+  immediate(Register::R1, be32(address));
+  uint16_t n = htons(port);
+  const auto* p = reinterpret_cast<const uint8_t*>(&n);
+  immediate(Register::R2, {p[0], p[1]});
+  return dnat(Register::R1, Register::R2);
+}
+
 void Transaction::add_table(Family family, const std::string& name) {
   TablePtr t = make_table(family, name);
-  messages_.push_back(build(describe("add", "table", family, name), NFT_MSG_NEWTABLE, family, NLM_F_CREATE,
-                            [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); }));
+  append(describe("add", "table", family, name), NFT_MSG_NEWTABLE, family, NLM_F_CREATE,
+                            [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); });
 }
 
 void Transaction::delete_table(Family family, const std::string& name) {
   TablePtr t = make_table(family, name);
-  messages_.push_back(build(describe("delete", "table", family, name), NFT_MSG_DELTABLE, family, 0,
-                            [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); }));
+  append(describe("delete", "table", family, name), NFT_MSG_DELTABLE, family, 0,
+                            [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); });
 }
 
 void Transaction::replace_table(Family family, const std::string& name) {
@@ -408,28 +658,183 @@ void Transaction::add_chain(const Chain& chain) {
     nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, chain.base->type.c_str());
     nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, chain.base->policy_accept ? NF_ACCEPT : NF_DROP);
   }
-  messages_.push_back(build(describe("add", "chain", chain.family, chain.table, chain.name), NFT_MSG_NEWCHAIN,
+  append(describe("add", "chain", chain.family, chain.table, chain.name), NFT_MSG_NEWCHAIN,
                             chain.family, NLM_F_CREATE,
-                            [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); }));
+                            [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); });
 }
 
 void Transaction::flush_chain(Family family, const std::string& table, const std::string& chain) {
   // A rule deletion naming the chain but no rule handle empties the chain.
   Rule r(family, table, chain);
-  messages_.push_back(build(describe("flush", "chain", family, table, chain), NFT_MSG_DELRULE, family, 0,
-                            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, r.native()); }));
+  append(describe("flush", "chain", family, table, chain), NFT_MSG_DELRULE, family, 0,
+                            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, r.native()); });
 }
 
 void Transaction::delete_chain(Family family, const std::string& table, const std::string& chain) {
   ChainPtr c = make_chain(family, table, chain);
-  messages_.push_back(build(describe("delete", "chain", family, table, chain), NFT_MSG_DELCHAIN, family, 0,
-                            [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); }));
+  append(describe("delete", "chain", family, table, chain), NFT_MSG_DELCHAIN, family, 0,
+                            [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); });
 }
 
 void Transaction::add_rule(const Rule& rule) {
-  messages_.push_back(build(describe("add", "rule", rule.family(), rule.table(), rule.chain()), NFT_MSG_NEWRULE,
+  append(describe("add", "rule", rule.family(), rule.table(), rule.chain()), NFT_MSG_NEWRULE,
                             rule.family(), NLM_F_APPEND | NLM_F_CREATE,
-                            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.native()); }));
+                            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.native()); });
+}
+
+template <typename Payload>
+void Transaction::append(std::string operation, uint16_t type, Family family, uint16_t flags, Payload&& payload) {
+  // Built in a scratch buffer (libnftnl writes without bounds; the limits above keep every message inside it),
+  // then copied to the end of the wire.
+  thread_local std::vector<char> scratch(kMessageBuffer);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(scratch.data(), type, uint16_t(family), flags, 0);
+  payload(nlh);
+  size_t offset = bytes_.size();
+  bytes_.insert(bytes_.end(), scratch.data(), scratch.data() + nlh->nlmsg_len);
+  messages_.push_back({offset, nlh->nlmsg_len, std::move(operation)});
+}
+
+namespace {
+uint32_t datatype_length(DataType type) {
+  switch (type) {
+    case DataType::Ipv4Addr: return 4;
+    case DataType::InetProto: return 1;
+    case DataType::InetService: return 2;
+    case DataType::Mark: return 4;
+    case DataType::Verdict: return 0;
+  }
+  return 0;
+}
+
+// A set is named in error messages with what it is: "add map ip kctl service-ips".
+std::string set_noun(bool map) { return map ? "map" : "set"; }
+
+}  // namespace
+
+void Transaction::add_set(const Set& set) {
+  check_name(set.name);
+  if (set.key.empty()) throw std::invalid_argument("nftables set " + set.name + ": a key needs a type");
+  SetPtr s(checked(nftnl_set_alloc()));
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, uint32_t(set.family));
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, set.table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
+  // nft's encoding of a concatenated type: 6 bits per field, the first field highest; each field takes whole
+  // 32-bit registers.
+  uint32_t key_type = 0, key_len = 0;
+  for (DataType t : set.key) {
+    key_type = (key_type << 6) | uint32_t(t);
+    key_len += (datatype_length(t) + 3) / 4 * 4;
+  }
+  if (set.key.size() == 1) key_len = datatype_length(set.key[0]);
+  if (key_len == 0 || key_len > kMaxKeyLength) throw std::invalid_argument("nftables set " + set.name + ": bad key");
+  uint32_t flags = 0;
+  if (set.data) flags |= NFT_SET_MAP;
+  if (set.timeout_seconds > 0) flags |= NFT_SET_TIMEOUT;
+  if (set.dynamic) flags |= NFT_SET_EVAL;
+  if (set.anonymous) flags |= NFT_SET_ANONYMOUS | NFT_SET_CONSTANT;
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, key_type);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, key_len);
+  // Sets made in a transaction are told apart by an id as well as their name (the kernel wants one).
+  static std::atomic<uint32_t> next_id{1};
+  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, next_id++);
+  if (set.data) {
+    if (*set.data == DataType::Verdict) {
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, 0);
+    } else {
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, uint32_t(*set.data));
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, datatype_length(*set.data));
+    }
+  }
+  if (set.timeout_seconds > 0) nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, uint64_t(set.timeout_seconds) * 1000);
+  if (!set.comment.empty()) {
+    if (set.comment.size() > kMaxCommentLength)
+      throw std::length_error("an nftables comment holds at most " + std::to_string(kMaxCommentLength) + " characters");
+    UdataPtr ud(checked(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)));
+    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_COMMENT, set.comment.c_str());
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()), nftnl_udata_buf_len(ud.get()));
+  }
+  append(describe("add", set_noun(bool(set.data)).c_str(), set.family, set.table, set.name), NFT_MSG_NEWSET,
+         set.family, NLM_F_CREATE, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
+}
+
+namespace {
+SetPtr make_set_ref(Family family, const std::string& table, const std::string& name) {
+  SetPtr s(checked(nftnl_set_alloc()));
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, uint32_t(family));
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+  return s;
+}
+
+void check_key(const Key& key) {
+  if (key.bytes().empty() || key.bytes().size() > kMaxKeyLength)
+    throw std::length_error("an nftables set key holds 1 to " + std::to_string(kMaxKeyLength) + " bytes");
+}
+}  // namespace
+
+void Transaction::delete_set(Family family, const std::string& table, const std::string& set) {
+  SetPtr s = make_set_ref(family, table, set);
+  append(describe("delete", "set", family, table, set), NFT_MSG_DELSET, family, 0,
+         [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
+}
+
+void Transaction::flush_set(Family family, const std::string& table, const std::string& set) {
+  // An element deletion naming the set but no element empties it.
+  SetPtr s = make_set_ref(family, table, set);
+  append(describe("flush", "set", family, table, set), NFT_MSG_DELSETELEM, family, 0,
+         [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); });
+}
+
+void Transaction::add_elements(Family family, const std::string& table, const std::string& set,
+                               const std::vector<Element>& elements) {
+  for (size_t at = 0; at < elements.size(); at += kElementsPerMessage) {
+    SetPtr s = make_set_ref(family, table, set);
+    for (size_t i = at; i < elements.size() && i < at + kElementsPerMessage; ++i) {
+      const Element& e = elements[i];
+      check_key(e.key);
+      nftnl_set_elem* el = checked(nftnl_set_elem_alloc());
+      nftnl_set_elem_add(s.get(), el);  // the set owns it from here
+      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.bytes().data(), uint32_t(e.key.bytes().size()));
+      if (e.verdict != Verdict::Continue) {
+        if ((e.verdict == Verdict::Jump || e.verdict == Verdict::Goto) == e.chain.empty())
+          throw std::invalid_argument("nftables element verdict: jump and goto need a chain, other verdicts none");
+        if (!e.chain.empty()) check_name(e.chain);
+        nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, uint32_t(int32_t(e.verdict)));
+        if (!e.chain.empty()) nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.chain.c_str());
+      } else if (!e.data.empty()) {
+        if (e.data.size() > kMaxKeyLength) throw std::length_error("nftables element data too long");
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, e.data.data(), uint32_t(e.data.size()));
+      }
+      if (!e.comment.empty()) {
+        if (e.comment.size() > kMaxCommentLength)
+          throw std::length_error("an nftables comment holds at most " + std::to_string(kMaxCommentLength) +
+                                  " characters");
+        UdataPtr ud(checked(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)));
+        nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_ELEM_COMMENT, e.comment.c_str());
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud.get()),
+                           nftnl_udata_buf_len(ud.get()));
+      }
+    }
+    append(describe("add", "element", family, table, set), NFT_MSG_NEWSETELEM, family, NLM_F_CREATE,
+           [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); });
+  }
+}
+
+void Transaction::delete_elements(Family family, const std::string& table, const std::string& set,
+                                  const std::vector<Key>& keys) {
+  for (size_t at = 0; at < keys.size(); at += kElementsPerMessage) {
+    SetPtr s = make_set_ref(family, table, set);
+    for (size_t i = at; i < keys.size() && i < at + kElementsPerMessage; ++i) {
+      check_key(keys[i]);
+      nftnl_set_elem* el = checked(nftnl_set_elem_alloc());
+      nftnl_set_elem_add(s.get(), el);
+      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys[i].bytes().data(), uint32_t(keys[i].bytes().size()));
+    }
+    append(describe("delete", "element", family, table, set), NFT_MSG_DELSETELEM, family, 0,
+           [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); });
+  }
 }
 
 std::vector<std::string> Transaction::operations() const {
@@ -437,6 +842,56 @@ std::vector<std::string> Transaction::operations() const {
   for (const auto& m : messages_) out.push_back(m.operation);
   return out;
 }
+
+Key& Key::ipv4(uint32_t address) {
+  uint32_t n = htonl(address);
+  const auto* p = reinterpret_cast<const uint8_t*>(&n);
+  bytes_.insert(bytes_.end(), p, p + 4);
+  return *this;
+}
+
+Key& Key::proto(uint8_t protocol) {
+  bytes_.insert(bytes_.end(), {protocol, 0, 0, 0});
+  return *this;
+}
+
+Key& Key::port(uint16_t port) {
+  bytes_.insert(bytes_.end(), {uint8_t(port >> 8), uint8_t(port & 0xff), 0, 0});
+  return *this;
+}
+
+Key& Key::mark(uint32_t mark) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&mark);  // host byte order, as meta mark and numgen load it
+  bytes_.insert(bytes_.end(), p, p + 4);
+  return *this;
+}
+
+std::optional<TableContents> Writer::list_table(Family, const std::string&, Error* error) {
+  if (error) *error = Error{ENOTSUP, "this nftables writer cannot read tables"};
+  return std::nullopt;
+}
+
+namespace {
+std::optional<TableContents> NetlinkWriter::list_table(Family family, const std::string& table, Error* error) {
+  SocketPtr sock(mnl_socket_open(NETLINK_NETFILTER));
+  auto fail = [&](Error e) -> std::optional<TableContents> {
+    if (error) *error = std::move(e);
+    return std::nullopt;
+  };
+  if (!sock) return fail({errno, std::string("open a netfilter netlink socket: ") + std::strerror(errno)});
+  if (mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+    return fail({errno, std::string("bind the netfilter netlink socket: ") + std::strerror(errno)});
+  TableContents out;
+  bool missing = false;
+  if (auto e = dump_names(sock.get(), NFT_MSG_GETCHAIN, family, table, out.chains, missing)) return fail(*e);
+  if (auto e = dump_names(sock.get(), NFT_MSG_GETSET, family, table, out.sets, missing)) return fail(*e);
+  // A dump of a table that does not exist answers ENOENT; one that exists but is empty answers nothing.
+  TableContents t;
+  out.exists = !missing;
+  if (missing) return t;
+  return out;
+}
+}  // namespace
 
 WriterPtr make_netlink_writer() { return std::make_unique<NetlinkWriter>(); }
 

@@ -54,8 +54,11 @@ struct Ipv4Prefix {
   bool operator==(const Ipv4Prefix&) const = default;
 };
 
-// The registers expressions load into and compare from: the four 16-byte registers nft uses for plain matches.
-enum class Register : uint32_t { R1 = 1, R2 = 2, R3 = 3, R4 = 4 };
+// The registers expressions load into and compare from: the four 16-byte registers nft uses for plain matches, and
+// the 32-bit ones nft packs concatenations into (`ip daddr . meta l4proto . th dport`: the address in R1, which is
+// also 32-bit register 8, the protocol in 9, the port in 10; nft prints them by those numbers).
+enum class Register : uint32_t { Verdict = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4 };
+constexpr Register reg32(unsigned index) { return Register(8 + index); }  // reg32(0) is R1's first word
 enum class PayloadBase : uint32_t { LinkLayer = 0, Network = 1, Transport = 2 };
 enum class CmpOp : uint32_t { Eq = 0, Neq = 1, Lt = 2, Lte = 3, Gt = 4, Gte = 5 };
 enum class Verdict : int32_t { Drop = 0, Accept = 1, Continue = -1, Return = -5, Jump = -3, Goto = -4 };
@@ -82,6 +85,43 @@ class Rule {
   Rule& match_ip_saddr(const Ipv4Prefix& prefix, bool negate = false);
   Rule& match_ip_daddr(const Ipv4Prefix& prefix, bool negate = false);
 
+  // The expressions the proxy's rules are made of, each as nft compiles it.
+  Rule& ct(uint32_t key, Register dreg = Register::R1);           // key: NFT_CT_*
+  Rule& meta_set(uint32_t key, Register sreg = Register::R1);     // `meta mark set ...`
+  Rule& immediate(Register dreg, std::vector<uint8_t> data);      // a constant into a register
+  Rule& numgen_random(uint32_t modulus, Register dreg = Register::R1);
+  // `... @set` (a match; negate: `!= @set`) and `... vmap @map` (the verdict the element holds). The key is read from
+  // sreg (its first register; a concatenation continues in the following 32-bit ones).
+  Rule& lookup(const std::string& set, Register sreg = Register::R1, bool negate = false);
+  Rule& vmap(const std::string& map, Register sreg = Register::R1);
+  // `update @set { <key in sreg> }`: adds the key (or refreshes its timeout) from the packet path.
+  Rule& dynset_update(const std::string& set, Register sreg = Register::R1);
+  // `dnat to ADDR:PORT` with the address in addr and the port (network order, 2 bytes) in port.
+  Rule& dnat(Register addr, Register port);
+  Rule& masquerade_fully_random();
+  // `reject` (ICMP port unreachable, which a TCP client sees as "connection refused").
+  Rule& reject();
+  // `reject with tcp reset` (a TCP packet only: put `meta l4proto tcp` before it). Unlike an ICMP error, a reset is
+  // not subject to the kernel's per-destination ICMP rate limit (net.ipv4.icmp_ratelimit).
+  Rule& reject_tcp_reset();
+
+  // Matches nft writes as one phrase.
+  Rule& match_ip_saddr_is(uint32_t address);     // `ip saddr 10.244.1.5` (host byte order)
+  Rule& match_l4proto(uint8_t protocol);          // `meta l4proto tcp`
+  Rule& match_ct_state_new();                     // `ct state new`
+  Rule& match_fib_daddr_local();                  // `fib daddr type local`
+  Rule& match_mark_bits_clear(uint32_t bits);     // `meta mark & BITS == 0`
+  Rule& set_mark_or(uint32_t bits);               // `meta mark set meta mark | BITS`
+  Rule& set_mark_xor(uint32_t bits);              // `meta mark set meta mark ^ BITS`
+  // Loads `ip daddr . meta l4proto . th dport` into R1, reg32(1), reg32(2); `meta l4proto . th dport` into R1,
+  // reg32(1); `ip saddr` / `ip daddr` into R1.
+  Rule& load_daddr_l4proto_dport();
+  Rule& load_l4proto_dport();
+  Rule& load_ip_saddr();
+  Rule& load_ip_daddr();
+  // `dnat to 10.244.1.5:8080` (host byte order address and port).
+  Rule& dnat_to(uint32_t address, uint16_t port);
+
   Family family() const { return family_; }
   const std::string& table() const { return table_; }
   const std::string& chain() const { return chain_; }
@@ -96,6 +136,47 @@ class Rule {
   size_t expressions_ = 0;
   Family family_;
   std::string table_, chain_;
+};
+
+// nft's datatypes, as set keys and map values are declared with them (`type ipv4_addr . inet_proto . inet_service`).
+enum class DataType : uint32_t { Verdict = 1, Ipv4Addr = 7, InetProto = 12, InetService = 13, Mark = 19 };
+
+// A named set or map. A concatenated key lists its fields in order (each takes a 32-bit register or more).
+struct Set {
+  Family family = Family::Ipv4;
+  std::string table, name;
+  std::vector<DataType> key;
+  std::optional<DataType> data;  // a map: the type of the values (DataType::Verdict: a verdict map)
+  bool dynamic = false;          // updated from the packet path (`update @set { ... }`)
+  uint32_t timeout_seconds = 0;  // > 0: elements expire this long after they were last added or updated
+  std::string comment;
+  // An inline set (`vmap { 0 : goto a, 1 : goto b }`): constant, bound to the next rule that names it, gone with
+  // that rule. Its name must be unique in the table ("__map1", ...).
+  bool anonymous = false;
+};
+
+// The bytes of a set key, field by field in the set's order, each padded to 32 bits as the registers hold them.
+class Key {
+ public:
+  Key& ipv4(uint32_t address);  // host byte order
+  Key& proto(uint8_t protocol);
+  Key& port(uint16_t port);     // host byte order
+  Key& mark(uint32_t mark);
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+  bool operator==(const Key&) const = default;
+  auto operator<=>(const Key&) const = default;
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// An element to add: its key and, in a map, its value (a verdict with its chain, or data).
+struct Element {
+  Key key;
+  Verdict verdict = Verdict::Continue;  // a verdict map's value (Jump and Goto name a chain)
+  std::string chain;
+  std::vector<uint8_t> data;  // a data map's value
+  std::string comment;
 };
 
 // Operations to commit together. Each is built into its netlink message when added; nothing reaches the kernel
@@ -115,20 +196,45 @@ class Transaction {
   void delete_chain(Family family, const std::string& table, const std::string& chain);
   // Appends the rule to its chain.
   void add_rule(const Rule& rule);
+  // Creates the set, or leaves it (and its elements) when it exists with the same declaration.
+  void add_set(const Set& set);
+  void delete_set(Family family, const std::string& table, const std::string& set);
+  // Removes every element of the set.
+  void flush_set(Family family, const std::string& table, const std::string& set);
+  // Adds elements (several messages when they are many). An element already there with the same value is fine; with
+  // another value the kernel refuses the transaction: delete it first.
+  void add_elements(Family family, const std::string& table, const std::string& set,
+                    const std::vector<Element>& elements);
+  // Deletes elements by key; one that is not there fails the transaction.
+  void delete_elements(Family family, const std::string& table, const std::string& set, const std::vector<Key>& keys);
 
   bool empty() const { return messages_.empty(); }
   size_t size() const { return messages_.size(); }
+  size_t bytes() const { return bytes_.size(); }
   // "add rule ip kctl-kubelet postrouting", one per operation (what error messages name).
   std::vector<std::string> operations() const;
+  std::string operation(size_t index) const { return messages_.at(index).operation; }
 
+  // The netlink messages back to back, in order; each has sequence number 0 until the writer numbers them.
+  const std::vector<char>& wire() const { return bytes_; }
   struct Message {
+    size_t offset = 0, length = 0;  // in wire()
     std::string operation;
-    std::vector<char> bytes;  // one netlink message; its sequence number is set at commit
   };
   const std::vector<Message>& messages() const { return messages_; }
 
  private:
+  template <typename Payload>
+  void append(std::string operation, uint16_t type, Family family, uint16_t flags, Payload&& payload);
+
+  std::vector<char> bytes_;
   std::vector<Message> messages_;
+};
+
+// What a table holds, by name (read back from the kernel).
+struct TableContents {
+  bool exists = false;
+  std::vector<std::string> chains, sets;
 };
 
 // A failed commit: the errno the kernel answered and a message naming the operation it refused, e.g.
@@ -145,6 +251,9 @@ class Writer {
   // All operations take effect together, or none does (the kernel aborts the whole batch when one fails).
   // nullopt on success.
   virtual std::optional<Error> commit(const Transaction& transaction) = 0;
+  // The names of the chains and sets in a table as the kernel has them now (exists false: no such table); nullopt
+  // and `error` when it cannot be read. A writer that cannot read (a test's fake) says so.
+  virtual std::optional<TableContents> list_table(Family family, const std::string& table, Error* error);
 };
 using WriterPtr = std::unique_ptr<Writer>;
 

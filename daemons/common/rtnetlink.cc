@@ -251,4 +251,40 @@ void Socket::replace_default_route(uint32_t gateway) {
   talk(nlh, "replace the default route");
 }
 
+void Socket::replace_link_route(uint32_t destination, int prefix_len, int index, int protocol) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWROUTE;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = AF_INET;
+  rtm->rtm_dst_len = uint8_t(prefix_len);
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = uint8_t(protocol);
+  rtm->rtm_scope = RT_SCOPE_LINK;
+  rtm->rtm_type = RTN_UNICAST;
+  mnl_attr_put_u32(nlh, RTA_DST, htonl(destination));
+  mnl_attr_put_u32(nlh, RTA_OIF, uint32_t(index));
+  talk(nlh, "route " + std::to_string(prefix_len) + "-bit prefix out of link " + std::to_string(index));
+}
+
+void Socket::delete_route(uint32_t destination, int prefix_len, int protocol) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_DELROUTE;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = AF_INET;
+  rtm->rtm_dst_len = uint8_t(prefix_len);
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = uint8_t(protocol);
+  rtm->rtm_scope = RT_SCOPE_NOWHERE;
+  mnl_attr_put_u32(nlh, RTA_DST, htonl(destination));
+  try {
+    talk(nlh, "delete a route");
+  } catch (const Error& e) {
+    if (e.code() != ESRCH && e.code() != ENOENT) throw;
+  }
+}
+
 }  // namespace kctl::rtnl

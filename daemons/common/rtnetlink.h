@@ -53,6 +53,11 @@ class Socket {
   void add_address(int index, uint32_t address, int prefix_len);
   // The IPv4 default route via `gateway` (host byte order), replacing any.
   void replace_default_route(uint32_t gateway);
+  // A route to `destination`/`prefix_len` (host byte order) out of link `index` with no gateway (scope link),
+  // marked with `protocol` so its owner finds it again; replaces any route to that prefix. delete_route removes
+  // it (absent is fine).
+  void replace_link_route(uint32_t destination, int prefix_len, int index, int protocol);
+  void delete_route(uint32_t destination, int prefix_len, int protocol);
 
  private:
   // Sends a request and waits for the kernel's ack, handing reply messages to on_reply. Throws Error.

@@ -1,0 +1,284 @@
+// The rules of `ip kctl`, built as nft::Rule objects for the netlink writer.
+//
+// Why a cascade picks the endpoint: kube-proxy's service chain is `numgen random mod N vmap { 0 : goto ep0, ... }`,
+// one anonymous map per service port. Measured through this project's netlink writer (tests/bench/
+// proxy_layouts_bench.cc, kernel 6.18, 5 endpoints per service), every layout whose endpoint choice uses maps grows
+// quadratically with the number of services, because the kernel finds a set by walking the table's list of sets and
+// walks whole verdict maps when it validates the jumps into a chain: 10,000 services took ~90 s with one anonymous
+// map per service, ~73 s with one named map shared by all services (`ip daddr . meta l4proto . th dport . numgen
+// random mod N vmap @endpoints`) and ~6 s with one named map per service, while the same chains without any map
+// grow linearly (~1.4 s, most of it the kernel looking up expression types by name, so fewer expressions is
+// faster). So the service chain keeps kube-proxy's place and role and ends in N rules that draw a fresh random
+// number each, endpoint i being taken by `numgen random mod (N-i) 0 goto endpoint-i` (the last unconditionally):
+// rule i sees what the i rules before it let through and takes 1/(N-i) of it, which is 1/N of the connections for
+// every endpoint, as iptables' statistic cascade does. An endpoint change rewrites that service's chain (N rules)
+// and adds or deletes one endpoint chain; no map holds per-endpoint state, so nothing grows with the cluster.
+#include "daemons/proxy/proxy_rules.h"
+
+#include <linux/netfilter/nf_tables.h>
+
+#include <algorithm>
+
+namespace kctl::proxy {
+
+namespace {
+
+using nft::Family;
+using nft::Verdict;
+
+nft::Rule rule(const std::string& chain) { return nft::Rule(Family::Ipv4, kTable, chain); }
+
+// kube-proxy's name hash: 8 base32 characters of a hash of the full name, so that names that differ in one digit
+// look different and a truncated name stays unique. FNV-1a here (no cryptography needed).
+std::string hashed(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string out(8, 'A');
+  for (int i = 0; i < 8; ++i) out[i] = kAlphabet[(h >> (i * 5)) & 31];
+  // nft names are at most 255 characters; namespaces and names are at most 63 each, so this never truncates in
+  // practice.
+  std::string full = out + "-" + name;
+  if (full.size() > 200) full = full.substr(0, 197) + "...";
+  return full;
+}
+
+std::string port_base(const ServicePort& p) {
+  return p.ns + "/" + p.name + "/" + p.protocol_name() + "/" + p.port_name;
+}
+
+std::string endpoint_base(const ServicePort& p, const Endpoint& e) {
+  return port_base(p) + "__" + format_ipv4(e.ip) + "/" + std::to_string(e.port);
+}
+
+std::vector<uint8_t> zero32() { return {0, 0, 0, 0}; }
+
+// The affinity rules, then the cascade: the body of a service or local chain over `endpoints` (not empty).
+std::vector<nft::Rule> balancing_rules(const ServicePort& p, const std::string& chain,
+                                       const std::vector<Endpoint>& endpoints) {
+  std::vector<nft::Rule> rules;
+  if (p.affinity)
+    for (const auto& e : endpoints)
+      rules.push_back(std::move(rule(chain).load_ip_saddr().lookup(affinity_set_name(p, e))
+                                    .verdict(Verdict::Goto, endpoint_chain_name(p, e))));
+  size_t n = endpoints.size();
+  for (size_t i = 0; i + 1 < n; ++i)
+    rules.push_back(std::move(rule(chain)
+                                  .numgen_random(uint32_t(n - i))
+                                  .cmp(nft::Register::R1, nft::CmpOp::Eq, zero32())
+                                  .verdict(Verdict::Goto, endpoint_chain_name(p, endpoints[i]))));
+  rules.push_back(std::move(rule(chain).verdict(Verdict::Goto, endpoint_chain_name(p, endpoints[n - 1]))));
+  return rules;
+}
+
+nft::Key service_key(const ServicePort& p) { return nft::Key().ipv4(p.cluster_ip).proto(p.protocol).port(p.port); }
+nft::Key node_port_key(const ServicePort& p) { return nft::Key().proto(p.protocol).port(p.node_port); }
+
+}  // namespace
+
+std::string service_chain_name(const ServicePort& p) { return "service-" + hashed(port_base(p)); }
+std::string local_chain_name(const ServicePort& p) { return "local-" + hashed(port_base(p)); }
+std::string external_chain_name(const ServicePort& p) { return "external-" + hashed(port_base(p)); }
+std::string endpoint_chain_name(const ServicePort& p, const Endpoint& e) {
+  return "endpoint-" + hashed(endpoint_base(p, e));
+}
+std::string affinity_set_name(const ServicePort& p, const Endpoint& e) {
+  return "affinity-" + hashed(endpoint_base(p, e));
+}
+
+bool is_service_port_object(const std::string& name) {
+  // The generated names all contain a '/', which no fixed name does (as in kube-proxy).
+  return name.find('/') != std::string::npos;
+}
+
+bool same_value(const nft::Element& a, const nft::Element& b) {
+  return a.verdict == b.verdict && a.chain == b.chain && a.data == b.data;
+}
+
+ServicePortObjects service_port_objects(const ServicePort& p, const ProxyConfig& config) {
+  ServicePortObjects out;
+  std::vector<Endpoint> local;
+  for (const auto& e : p.endpoints)
+    if (e.local) local.push_back(e);
+  bool any = !p.endpoints.empty();
+  // Which endpoints internal (ClusterIP) and external (NodePort) traffic go to.
+  const std::vector<Endpoint>& internal = p.internal_local ? local : p.endpoints;
+  const std::vector<Endpoint>& external = p.external_local ? local : p.endpoints;
+  bool uses_cluster_chain = any && (!p.internal_local || (p.node_port && !p.external_local));
+  bool uses_local_chain = !local.empty() && (p.internal_local || (p.node_port && p.external_local));
+  bool uses_external_chain = any && p.node_port;
+
+  // Endpoint chains (and their affinity sets) of every endpoint a balancing chain may pick.
+  const std::vector<Endpoint>& chained = uses_cluster_chain ? p.endpoints : local;
+  if (uses_cluster_chain || uses_local_chain) {
+    for (const auto& e : chained) {
+      std::string name = endpoint_chain_name(p, e);
+      ServicePortObjects::Chain c{name, {}};
+      // Hairpin: a pod that reaches itself through the Service must see the reply come from the ClusterIP, which
+      // only a masquerade (to the bridge's address) achieves. Only a pod on this node can be the client of these
+      // rules and the endpoint at once, so endpoints elsewhere need no such rule.
+      if (e.local || e.node_unknown)
+        c.rules.push_back(std::move(rule(name).match_ip_saddr_is(e.ip).verdict(Verdict::Jump,
+                                                                               names::kMarkForMasquerade)));
+      if (p.affinity) {
+        std::string set = affinity_set_name(p, e);
+        nft::Set s{Family::Ipv4, kTable, set, {nft::DataType::Ipv4Addr}, std::nullopt};
+        s.dynamic = true;
+        s.timeout_seconds = p.affinity_timeout;
+        out.sets.push_back(std::move(s));
+        c.rules.push_back(std::move(rule(name).load_ip_saddr().dynset_update(set)));
+      }
+      c.rules.push_back(std::move(rule(name).match_l4proto(p.protocol).dnat_to(e.ip, e.port)));
+      out.chains.push_back(std::move(c));
+    }
+  }
+  if (uses_cluster_chain) {
+    std::string name = service_chain_name(p);
+    out.chains.push_back({name, balancing_rules(p, name, p.endpoints)});
+  }
+  if (uses_local_chain) {
+    std::string name = local_chain_name(p);
+    out.chains.push_back({name, balancing_rules(p, name, local)});
+  }
+  if (uses_external_chain) {
+    std::string name = external_chain_name(p);
+    ServicePortObjects::Chain c{name, {}};
+    if (!p.external_local) {
+      // NodePort traffic may leave for another node: masquerade it so that the reply comes back here.
+      c.rules.push_back(std::move(rule(name).verdict(Verdict::Jump, names::kMarkForMasquerade)));
+      c.rules.push_back(std::move(rule(name).verdict(Verdict::Goto, service_chain_name(p))));
+    } else {
+      // Local: the client's address is kept, and only this node's endpoints serve. Pods of this node are not
+      // subject to the policy (kube-proxy's short-circuit): they reach any endpoint.
+      if (config.cluster_cidr)
+        c.rules.push_back(std::move(rule(name).match_ip_saddr(*config.cluster_cidr)
+                                        .verdict(Verdict::Goto, service_chain_name(p))));
+      if (uses_local_chain) c.rules.push_back(std::move(rule(name).verdict(Verdict::Goto, local_chain_name(p))));
+    }
+    out.chains.push_back(std::move(c));
+  }
+
+  // Dispatch, and what happens when there is nothing to dispatch to: reject (no endpoint anywhere: the client is
+  // told at once) or drop (a Local policy without an endpoint here, as kube-proxy does).
+  auto reject = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Goto, names::kRejectChain}; };
+  auto drop = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Drop, ""}; };
+  if (!internal.empty())
+    out.elements[names::kServiceIps].push_back(
+        {service_key(p), Verdict::Goto, p.internal_local ? local_chain_name(p) : service_chain_name(p)});
+  else
+    out.elements[names::kNoEndpointServices].push_back(any ? drop(service_key(p)) : reject(service_key(p)));
+  if (p.node_port) {
+    if (uses_external_chain)
+      out.elements[names::kServiceNodePorts].push_back({node_port_key(p), Verdict::Goto, external_chain_name(p)});
+    if (external.empty())
+      out.elements[names::kNoEndpointNodePorts].push_back(any ? drop(node_port_key(p)) : reject(node_port_key(p)));
+  }
+  return out;
+}
+
+void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flush) {
+  tx.add_table(Family::Ipv4, kTable);
+  using nft::DataType;
+  const std::vector<DataType> service_tuple = {DataType::Ipv4Addr, DataType::InetProto, DataType::InetService};
+  const std::vector<DataType> port_tuple = {DataType::InetProto, DataType::InetService};
+  for (const nft::Set& s : {
+           nft::Set{Family::Ipv4, kTable, names::kServiceIps, service_tuple, DataType::Verdict, false, 0,
+                    "ClusterIP traffic"},
+           nft::Set{Family::Ipv4, kTable, names::kServiceNodePorts, port_tuple, DataType::Verdict, false, 0,
+                    "NodePort traffic"},
+           nft::Set{Family::Ipv4, kTable, names::kNoEndpointServices, service_tuple, DataType::Verdict, false, 0,
+                    "reject or drop traffic to service ports without endpoints"},
+           nft::Set{Family::Ipv4, kTable, names::kNoEndpointNodePorts, port_tuple, DataType::Verdict, false, 0,
+                    "reject or drop traffic to node ports without endpoints"},
+           nft::Set{Family::Ipv4, kTable, names::kClusterIps, {DataType::Ipv4Addr}, std::nullopt, false, 0,
+                    "active ClusterIPs"}}) {
+    tx.add_set(s);
+    if (flush) tx.flush_set(Family::Ipv4, kTable, s.name);
+  }
+
+  // Regular chains first (what the base chains jump to), each emptied and refilled.
+  auto chain = [&](const std::string& name, std::vector<nft::Rule> rules) {
+    tx.add_chain({Family::Ipv4, kTable, name, std::nullopt});
+    if (flush) tx.flush_chain(Family::Ipv4, kTable, name);
+    for (const auto& r : rules) tx.add_rule(r);
+  };
+  auto rules = [](auto&... r) {
+    std::vector<nft::Rule> v;
+    (v.push_back(std::move(r)), ...);
+    return v;
+  };
+  const nft::Ipv4Prefix loopback = *nft::Ipv4Prefix::parse("127.0.0.0/8");
+  chain(names::kMarkForMasquerade, rules(rule(names::kMarkForMasquerade).set_mark_or(kMasqueradeMark)));
+  chain(names::kMasquerading,
+        rules(rule(names::kMasquerading).match_mark_bits_clear(kMasqueradeMark).verdict(Verdict::Return),
+              rule(names::kMasquerading).set_mark_xor(kMasqueradeMark),
+              rule(names::kMasquerading).masquerade_fully_random()));
+  // TCP is refused with a reset, everything else with ICMP port unreachable (kube-proxy's `reject`). Both are
+  // "connection refused" to a TCP client, but the kernel rate-limits the ICMP errors it sends to each destination
+  // (net.ipv4.icmp_ratelimit): measured on kernel 6.18, a pod's first refused connection took a SYN retransmit
+  // (1 s) and the next ones timed out, while a reset refuses every one at once. The node's own connections are
+  // not limited (loopback), which is why it only shows from pods (tests/integration/proxy_test.cc).
+  chain(names::kRejectChain, rules(rule(names::kRejectChain).match_l4proto(6).reject_tcp_reset(),
+                                   rule(names::kRejectChain).reject()));
+  {
+    std::vector<nft::Rule> r;
+    // Traffic to a ClusterIP from outside the pod network (the node itself, or a host routing the service range
+    // here) is masqueraded: its replies must come back through this node to be un-DNATed.
+    if (config.cluster_cidr)
+      r.push_back(std::move(rule(names::kServices).match_ip_saddr(*config.cluster_cidr, true).load_ip_daddr()
+                                .lookup(names::kClusterIps).verdict(Verdict::Jump, names::kMarkForMasquerade)));
+    r.push_back(std::move(rule(names::kServices).load_daddr_l4proto_dport().vmap(names::kServiceIps)));
+    r.push_back(std::move(rule(names::kServices).match_fib_daddr_local().match_ip_daddr(loopback, true)
+                              .load_l4proto_dport().vmap(names::kServiceNodePorts)));
+    chain(names::kServices, std::move(r));
+  }
+  chain(names::kEndpointsCheck,
+        rules(rule(names::kEndpointsCheck).load_daddr_l4proto_dport().vmap(names::kNoEndpointServices),
+              rule(names::kEndpointsCheck).match_fib_daddr_local().match_ip_daddr(loopback, true)
+                  .load_l4proto_dport().vmap(names::kNoEndpointNodePorts)));
+  {
+    // After DNAT: what still goes to a ClusterIP matched no service port, and what goes to the service range
+    // matched no ClusterIP. Both are refused at once rather than routed somewhere they would hang.
+    std::vector<nft::Rule> r;
+    r.push_back(std::move(rule(names::kClusterIpsCheck).load_ip_daddr().lookup(names::kClusterIps)
+                              .verdict(Verdict::Goto, names::kRejectChain)));
+    if (config.service_cidr)
+      r.push_back(std::move(rule(names::kClusterIpsCheck).match_ip_daddr(*config.service_cidr)
+                                .verdict(Verdict::Goto, names::kRejectChain)));
+    chain(names::kClusterIpsCheck, std::move(r));
+  }
+
+  // Base chains. The filter chains run just before DNAT (dstnat - 10) to see the Service's own address, except
+  // filter-output-post-dnat, which runs just after the output DNAT to see what was not translated.
+  struct Base {
+    const char* name;
+    const char* type;
+    nft::Hook hook;
+    int32_t priority;
+    std::vector<std::pair<bool, const char*>> jumps;  // (only new connections, target)
+  };
+  const int32_t dstnat = nft::priority::kDstNat;
+  for (const Base& b : std::vector<Base>{
+           {"filter-input", "filter", nft::Hook::Input, dstnat - 10, {{true, names::kEndpointsCheck}}},
+           {"filter-forward", "filter", nft::Hook::Forward, dstnat - 10,
+            {{true, names::kEndpointsCheck}, {true, names::kClusterIpsCheck}}},
+           {"filter-output", "filter", nft::Hook::Output, dstnat - 10, {{true, names::kEndpointsCheck}}},
+           {"filter-output-post-dnat", "filter", nft::Hook::Output, dstnat + 10, {{true, names::kClusterIpsCheck}}},
+           {"nat-prerouting", "nat", nft::Hook::Prerouting, dstnat, {{false, names::kServices}}},
+           {"nat-output", "nat", nft::Hook::Output, dstnat, {{false, names::kServices}}},
+           {"nat-postrouting", "nat", nft::Hook::Postrouting, nft::priority::kSrcNat,
+            {{false, names::kMasquerading}}}}) {
+    tx.add_chain({Family::Ipv4, kTable, b.name, nft::BaseChain{b.type, b.hook, b.priority}});
+    if (flush) tx.flush_chain(Family::Ipv4, kTable, b.name);
+    for (const auto& [only_new, target] : b.jumps) {
+      nft::Rule r = rule(b.name);
+      if (only_new) r.match_ct_state_new();
+      tx.add_rule(r.verdict(Verdict::Jump, target));
+    }
+  }
+}
+
+}  // namespace kctl::proxy

@@ -1,0 +1,181 @@
+// kctl-proxy's rules without a kernel: Service and EndpointSlice objects into ServicePorts (readiness, locality,
+// policies), and the batches the Proxier commits (through a fake nftables writer): a change to one Service touches
+// only its own chains and elements, a full sync removes what nothing wants any more and nothing it does not own.
+#include <algorithm>
+#include <cerrno>
+
+#include <gtest/gtest.h>
+
+#include "daemons/proxy/proxier.h"
+
+using namespace kctl;
+using namespace kctl::proxy;
+using nlohmann::json;
+
+namespace {
+
+class FakeWriter : public nft::Writer {
+ public:
+  std::optional<nft::Error> commit(const nft::Transaction& tx) override {
+    committed.push_back(tx.operations());
+    return answer;
+  }
+  std::optional<nft::TableContents> list_table(nft::Family, const std::string&, nft::Error*) override {
+    return contents;
+  }
+  std::vector<std::vector<std::string>> committed;
+  std::optional<nft::Error> answer;
+  nft::TableContents contents;
+};
+
+json service(const std::string& name, const json& spec = json::object()) {
+  json s = {{"metadata", {{"namespace", "default"}, {"name", name}}},
+            {"spec",
+             {{"clusterIP", "10.96.0.10"}, {"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}}}}};
+  s["spec"].merge_patch(spec);
+  return s;
+}
+
+// An endpoint of a slice: address, node, ready (and serving/terminating when given).
+json endpoint(const std::string& ip, const std::string& node, bool ready, json extra = json::object()) {
+  json conditions = {{"ready", ready}};
+  conditions.merge_patch(extra);
+  return {{"addresses", {ip}}, {"nodeName", node}, {"conditions", conditions}};
+}
+
+api::ObjectPtr slice(const std::string& service, json endpoints) {
+  return std::make_shared<const json>(json{
+      {"metadata", {{"namespace", "default"}, {"name", service + "-x"}, {"labels", {{kServiceNameLabel, service}}}}},
+      {"addressType", "IPv4"},
+      {"ports", {{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}}},
+      {"endpoints", std::move(endpoints)}});
+}
+
+bool mentions(const std::vector<std::string>& ops, const std::string& text) {
+  return std::any_of(ops.begin(), ops.end(), [&](const std::string& op) { return op.find(text) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST(ServicePortsTest, ReadyEndpointsSortedWithTheirLocality) {
+  auto ports = service_ports(service("web"),
+                             {slice("web", {endpoint("10.244.2.5", "node-2", true), endpoint("10.244.1.5", "node-1", true),
+                                            endpoint("10.244.1.6", "node-1", false)})},
+                             "node-1");
+  ASSERT_EQ(ports.size(), 1u);
+  const ServicePort& p = ports[0];
+  EXPECT_EQ(p.key(), "default/web:http");
+  EXPECT_EQ(p.port, 80);
+  EXPECT_EQ(format_ipv4(p.cluster_ip), "10.96.0.10");
+  ASSERT_EQ(p.endpoints.size(), 2u) << "the one not ready is left out";
+  EXPECT_EQ(p.endpoints[0].to_string(), "10.244.1.5:8080");
+  EXPECT_TRUE(p.endpoints[0].local);
+  EXPECT_EQ(p.endpoints[1].to_string(), "10.244.2.5:8080");
+  EXPECT_FALSE(p.endpoints[1].local);
+}
+
+TEST(ServicePortsTest, ServingTerminatingEndpointsOnlyWhenNoneIsReady) {
+  json terminating = {{"serving", true}, {"terminating", true}};
+  auto ports = service_ports(service("web"), {slice("web", {endpoint("10.244.1.7", "node-1", false, terminating)})},
+                             "node-1");
+  ASSERT_EQ(ports.size(), 1u);
+  ASSERT_EQ(ports[0].endpoints.size(), 1u);
+  EXPECT_EQ(ports[0].endpoints[0].to_string(), "10.244.1.7:8080");
+  ports = service_ports(service("web"),
+                        {slice("web", {endpoint("10.244.1.7", "node-1", false, terminating),
+                                       endpoint("10.244.1.8", "node-1", true)})},
+                        "node-1");
+  ASSERT_EQ(ports[0].endpoints.size(), 1u);
+  EXPECT_EQ(ports[0].endpoints[0].to_string(), "10.244.1.8:8080");
+}
+
+TEST(ServicePortsTest, PoliciesAffinityAndServicesWithoutRules) {
+  auto p = service_ports(service("web", {{"type", "NodePort"},
+                                         {"sessionAffinity", "ClientIP"},
+                                         {"sessionAffinityConfig", {{"clientIP", {{"timeoutSeconds", 60}}}}},
+                                         {"externalTrafficPolicy", "Local"},
+                                         {"internalTrafficPolicy", "Local"},
+                                         {"ports", {{{"name", "http"}, {"port", 80}, {"nodePort", 30080}}}}}),
+                         {}, "node-1");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].node_port, 30080);
+  EXPECT_TRUE(p[0].affinity);
+  EXPECT_EQ(p[0].affinity_timeout, 60u);
+  EXPECT_TRUE(p[0].external_local);
+  EXPECT_TRUE(p[0].internal_local);
+  EXPECT_TRUE(service_ports(service("headless", {{"clusterIP", "None"}}), {}, "node-1").empty());
+  EXPECT_TRUE(service_ports(service("ext", {{"type", "ExternalName"}}), {}, "node-1").empty());
+}
+
+TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
+  FakeWriter writer;
+  Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
+  auto a = service("a"), b = service("b", {{"clusterIP", "10.96.0.11"}});
+  ServiceMap all;
+  all["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
+                                                   endpoint("10.244.2.5", "node-2", true)})}, "node-1");
+  all["default/b"] = service_ports(b, {slice("b", {endpoint("10.244.1.9", "node-1", true)})}, "node-1");
+  ASSERT_FALSE(proxier.full_sync(all));
+  EXPECT_EQ(proxier.services(), 2u);
+  EXPECT_EQ(proxier.endpoints(), 3u);
+
+  ServiceMap change;
+  change["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
+                                                      endpoint("10.244.3.5", "node-3", true)})}, "node-1");
+  ASSERT_FALSE(proxier.partial_sync(change));
+  const auto& ops = writer.committed.back();
+  EXPECT_FALSE(mentions(ops, "default/b/")) << "Service b is left alone";
+  EXPECT_FALSE(mentions(ops, "service-ips")) << "a's map element is unchanged (same ClusterIP, same chain)";
+  EXPECT_FALSE(mentions(ops, "add table"));
+  EXPECT_TRUE(mentions(ops, "add chain ip kctl endpoint-"));
+  std::string gone = "default/a/tcp/http__10.244.2.5/8080";
+  auto del = std::find_if(ops.begin(), ops.end(), [&](const std::string& op) {
+    return op.rfind("delete chain", 0) == 0 && op.find(gone) != std::string::npos;
+  });
+  ASSERT_NE(del, ops.end()) << "the replaced endpoint's chain is deleted";
+  auto flush = std::find_if(ops.begin(), ops.end(), [&](const std::string& op) {
+    return op.rfind("flush chain", 0) == 0 && op.find(gone) != std::string::npos;
+  });
+  EXPECT_LT(flush, del) << "emptied before it is deleted";
+  EXPECT_EQ(proxier.endpoints(), 3u);
+
+  // A Service deleted: its element leaves the dispatch map and its ClusterIP the cluster-ips set.
+  ASSERT_FALSE(proxier.partial_sync({{"default/b", {}}}));
+  const auto& removed = writer.committed.back();
+  EXPECT_TRUE(mentions(removed, "delete element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(removed, "delete element ip kctl cluster-ips"));
+  EXPECT_TRUE(mentions(removed, "delete chain ip kctl endpoint-"));
+  EXPECT_EQ(proxier.services(), 1u);
+}
+
+TEST(ProxierTest, AFullSyncRemovesStaleChainsAndSetsButNothingItDoesNotOwn) {
+  FakeWriter writer;
+  writer.contents.exists = true;
+  writer.contents.chains = {"services", "nat-prerouting", "service-AAAAAAAA-default/gone/tcp/http",
+                            "endpoint-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"};
+  writer.contents.sets = {"service-ips", "affinity-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"};
+  Proxier proxier(writer, {});
+  ASSERT_FALSE(proxier.full_sync({}));
+  const auto& ops = writer.committed.back();
+  EXPECT_TRUE(mentions(ops, "delete chain ip kctl service-AAAAAAAA-default/gone/tcp/http"));
+  EXPECT_TRUE(mentions(ops, "delete chain ip kctl endpoint-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"));
+  EXPECT_TRUE(mentions(ops, "delete set ip kctl affinity-AAAAAAAA-default/gone"));
+  EXPECT_FALSE(mentions(ops, "delete chain ip kctl services"));
+  EXPECT_FALSE(mentions(ops, "delete chain ip kctl nat-prerouting"));
+  EXPECT_FALSE(mentions(ops, "delete table"));
+  // The existing fixed chains are emptied and rewritten (drift repaired), not recreated.
+  EXPECT_TRUE(mentions(ops, "flush chain ip kctl services"));
+}
+
+TEST(ProxierTest, APartialSyncNeedsAFullSyncFirstAndAFailedCommitChangesNothing) {
+  FakeWriter writer;
+  Proxier proxier(writer, {});
+  EXPECT_TRUE(proxier.partial_sync({{"default/a", {}}}));
+  EXPECT_TRUE(writer.committed.empty());
+  writer.answer = nft::Error{EINVAL, "add rule ip kctl services: Invalid argument"};
+  auto err = proxier.full_sync({{"default/a", service_ports(service("a"), {}, "node-1")}});
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->message, "add rule ip kctl services: Invalid argument");
+  EXPECT_FALSE(proxier.initialized());
+  EXPECT_EQ(proxier.services(), 0u);
+}
