@@ -23,8 +23,9 @@ ResolvConf parse_resolv_conf(const std::string& text) {
     } else if (key == "search") {
       c.searches.clear();  // the last search line wins, as in the C library
       for (auto& s : rest) {
-        while (s.size() > 1 && s.back() == '.') s.pop_back();
-        c.searches.push_back(s);
+        // "." (the root) searches nothing the bare name does not; the kubelet drops it, and the final dots.
+        while (!s.empty() && s.back() == '.') s.pop_back();
+        if (!s.empty()) c.searches.push_back(s);
       }
     } else if (key == "options") {
       c.options.insert(c.options.end(), rest.begin(), rest.end());
