@@ -1,6 +1,8 @@
 // kctl-dns: the cluster DNS server (what CoreDNS is to Kubernetes): informers on Services and Endpoints feed the
 // cluster zone; UDP and TCP on --port answer it, and forward other names to the node's resolvers. READY=1 once
 // the caches are in, STATUS= with the counts, and a clean stop on SIGTERM.
+#include <arpa/inet.h>
+
 #include <csignal>
 #include <iostream>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include "daemons/common/resolv_conf.h"
 #include "daemons/dns/cluster_zone.h"
 #include "daemons/dns/dns_server.h"
+#include "daemons/dns/service_registration.h"
 
 using namespace kctl;
 using nlohmann::json;
@@ -39,7 +42,8 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   std::string apiserver = "dbus:", domain = "cluster.local", bind_address = "0.0.0.0", upstream,
-              resolv_conf = "/etc/resolv.conf";
+              resolv_conf = "/etc/resolv.conf", service_range = "10.96.0.0/12", cluster_ip, advertise_address;
+  bool register_service = true;
   api::ClientOptions client;
   int port = 53;
   Flags flags("kctl-dns", "The kctl cluster DNS server: Services and Endpoints as DNS names, other names forwarded.");
@@ -51,6 +55,16 @@ int main(int argc, char** argv) {
             "resolvers for names outside the cluster domain, IP[:port],...; default: the nameservers of --resolv-conf; "
             "\"none\" to answer them REFUSED");
   flags.add("resolv-conf", &resolv_conf, "the node's resolver configuration, read for the default --upstream");
+  flags.add("register-service", &register_service,
+            "keep the Service kube-system/kube-dns, its Endpoints and an EndpointSlice pointing at this server");
+  flags.add("service-cluster-ip-range", &service_range,
+            "the apiserver's service range: the kube-dns Service takes its tenth address unless --cluster-ip says");
+  flags.add("cluster-ip", &cluster_ip,
+            "the kube-dns Service's ClusterIP, what kubelets get as --cluster-dns (default: the tenth address of "
+            "--service-cluster-ip-range, 10.96.0.10)");
+  flags.add("advertise-address", &advertise_address,
+            "this server's address in the kube-dns Endpoints and EndpointSlice, where the node proxies send "
+            "ClusterIP:53 (default: --bind-address when that is one address)");
   flags.parse(argc, argv);
   set_log_identifier("kctl-dns");
   if (port < 0 || port > 65535) {
@@ -61,6 +75,29 @@ int main(int argc, char** argv) {
     std::cerr << "kctl-dns: --cluster-domain must be a domain name such as cluster.local, not \"" << domain << "\"\n";
     return 2;
   }
+
+  if (cluster_ip.empty()) {
+    auto tenth = dns::tenth_address(service_range);
+    if (!tenth) {
+      std::cerr << "kctl-dns: --service-cluster-ip-range must be an IPv4 CIDR of at least 16 addresses, not \""
+                << service_range << "\"\n";
+      return 2;
+    }
+    cluster_ip = *tenth;
+  }
+  in_addr parsed_ip{};
+  if (inet_pton(AF_INET, cluster_ip.c_str(), &parsed_ip) != 1) {
+    std::cerr << "kctl-dns: --cluster-ip must be an IPv4 address, not \"" << cluster_ip << "\"\n";
+    return 2;
+  }
+  if (!advertise_address.empty() && inet_pton(AF_INET, advertise_address.c_str(), &parsed_ip) != 1) {
+    std::cerr << "kctl-dns: --advertise-address must be an IPv4 address, not \"" << advertise_address << "\"\n";
+    return 2;
+  }
+  // Any address (0.0.0.0, ::) says nothing about where others reach this server.
+  if (advertise_address.empty() && inet_pton(AF_INET, bind_address.c_str(), &parsed_ip) == 1 &&
+      parsed_ip.s_addr != htonl(INADDR_ANY))
+    advertise_address = bind_address;
 
   dns::DnsServerOptions o;
   o.bind_address = bind_address;
@@ -109,6 +146,27 @@ int main(int argc, char** argv) {
       {[&](const api::ObjectPtr& o) { zone.set_endpoints(*o); },
        [&](const api::ObjectPtr&, const api::ObjectPtr& o) { zone.set_endpoints(*o); },
        [&](const api::ObjectPtr& o) { zone.remove_endpoints(meta(*o, "namespace"), meta(*o, "name")); }});
+  // The registration looks again whenever one of its objects changes or goes, and at its own resync.
+  std::unique_ptr<dns::ServiceRegistration> registration;
+  std::unique_ptr<api::Informer> slices;
+  if (register_service) {
+    api::ListOptions kube_dns;
+    kube_dns.label_selector = std::string("kubernetes.io/service-name=") + dns::kDnsServiceName;
+    slices = std::make_unique<api::Informer>(*transport, *reg.by_kind("discovery.k8s.io", "EndpointSlice"),
+                                             dns::kDnsServiceNamespace, kube_dns);
+    auto about_kube_dns = [&](const api::ObjectPtr& o) {
+      if (meta(*o, "namespace") == dns::kDnsServiceNamespace && meta(*o, "name") == dns::kDnsServiceName &&
+          registration)
+        registration->trigger();
+    };
+    api::EventHandler look_again{about_kube_dns, [=](const api::ObjectPtr&, const api::ObjectPtr& o) { about_kube_dns(o); },
+                                 about_kube_dns};
+    services.add_handler(look_again);
+    endpoints.add_handler(look_again);
+    slices->add_handler({[&](const api::ObjectPtr&) { if (registration) registration->trigger(); },
+                         [&](const api::ObjectPtr&, const api::ObjectPtr&) { if (registration) registration->trigger(); },
+                         [&](const api::ObjectPtr&) { if (registration) registration->trigger(); }});
+  }
 
   std::unique_ptr<dns::DnsServer> server;
   try {
@@ -117,6 +175,10 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, e.what());
     return 1;
   }
+  // Made before the informers start, whose handlers trigger it; its loop starts once the server answers.
+  if (register_service)
+    registration = std::make_unique<dns::ServiceRegistration>(
+        *transport, dns::ServiceRegistrationOptions{cluster_ip, advertise_address, server->port()});
   services.start();
   endpoints.start();
   auto deadline = std::chrono::steady_clock::now() + kSyncGrace;
@@ -130,6 +192,13 @@ int main(int argc, char** argv) {
   for (const auto& u : o.upstreams) upstream_text += (upstream_text.empty() ? "" : ", ") + u.text;
   log(LogLevel::Info, "answering for " + zone.domain() + " on " + bind_address + ":" + std::to_string(server->port()) +
                           " (UDP and TCP); other names go to " + (upstream_text.empty() ? "nobody (REFUSED)" : upstream_text));
+  if (register_service) {
+    log(LogLevel::Info, "registering behind Service kube-system/kube-dns at " + cluster_ip + " with endpoint " +
+                            (advertise_address.empty() ? std::string("(none)") : advertise_address) + ":" +
+                            std::to_string(server->port()));
+    registration->start();
+    slices->start();
+  }
   notify_ready("Answering for " + zone.domain());
   start_watchdog([] { return true; });
 
@@ -158,6 +227,8 @@ int main(int argc, char** argv) {
   status_cv.notify_all();
   status.join();
   stop_watchdog();
+  if (registration) registration->stop();
+  if (slices) slices->stop();
   server->stop();
   services.stop();
   endpoints.stop();
