@@ -101,3 +101,32 @@ TEST_F(KubeletDnsTest, PodsResolveServicesByTheirShortNames) {
   auto fqdn = exec("client", {"nslookup", "shop.default.svc.cluster.local"});
   EXPECT_NE(fqdn.out.find("Address: " + ip), std::string::npos) << fqdn.out << fqdn.err;
 }
+
+TEST_F(KubeletDnsTest, ClusterFirstWithoutClusterDnsFallsBackToDefaultWithAnEvent) {
+  kubelet_->stop();
+  kubelet_->set_extra_args({"--cluster-dns=", "--resolv-conf=" + dir_ + "/resolv.conf"});
+  kubelet_->start();
+  std::string uid = create_pod(R"({"metadata":{"name":"lost"},"spec":{"nodeName":"node-1",
+      "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","3600"]}]}})")["metadata"]["uid"];
+  ASSERT_TRUE(wait_phase("lost", "Running", 60s)) << pod_status("lost") << kubelet_->log();
+  auto r = exec("lost", {"cat", "/etc/resolv.conf"});
+  EXPECT_EQ(r.out, "search corp.example\nnameserver 192.0.2.53\noptions timeout:2\n") << r.err;
+  const std::string message = "kubelet does not have ClusterDNS IP configured and cannot create Pod using "
+                              "\"ClusterFirst\" policy. Falling back to \"Default\" policy.";
+  auto events_about = [&](const std::string& field) {
+    api::ListOptions o;
+    o.field_selector = field;
+    return client_->resource("events", "").list(o).items;
+  };
+  json on_pod, on_node;
+  EXPECT_TRUE(wait_for([&] {
+    for (const auto& e : events_about("involvedObject.uid=" + uid))
+      if (e["reason"] == "MissingClusterDNS") on_pod = e;
+    for (const auto& e : events_about("involvedObject.kind=Node"))
+      if (e["reason"] == "MissingClusterDNS") on_node = e;
+    return !on_pod.is_null() && !on_node.is_null();
+  }, 30s)) << kubelet_->log();
+  EXPECT_EQ(on_pod.value("type", ""), "Warning");
+  EXPECT_EQ(on_pod.value("message", ""), "pod: \"lost_default(" + uid + ")\". " + message);
+  EXPECT_EQ(on_node.value("message", ""), message);
+}
