@@ -48,6 +48,10 @@ ServiceAllocator::ServiceAllocator(const std::string& cidr, int node_port_min, i
 
 std::string ServiceAllocator::first_ip() const { return format_ipv4(base_ + 1); }
 
+// Kubernetes' split of the range (KEP-3070): min(max(16, size/16), 256) addresses at the bottom for Services that
+// ask for one, taken by random allocation last. For 10.96.0.0/12 that is 10.96.0.0-10.96.0.255.
+uint32_t ServiceAllocator::static_band() const { return std::min<uint32_t>(std::max<uint32_t>(16, size_ / 16), 256); }
+
 bool ServiceAllocator::ip_in_range(uint32_t ip) const { return ip > base_ && ip < base_ + size_ - 1; }
 
 namespace {
@@ -86,14 +90,21 @@ void ServiceAllocator::allocate_ip(json& spec) {
     if (ips_[ip - base_])
       invalid("spec.clusterIPs[0]", requested, "failed to allocate IP " + requested + ": provided IP is already allocated");
   } else {
-    std::uniform_int_distribution<uint32_t> pick(1, size_ - 2);
-    uint32_t start = pick(rng_);
-    uint32_t i = start;
-    while (ips_[i]) {
-      i = i + 1 >= size_ - 1 ? 1 : i + 1;
-      if (i == start)
-        throw api::StatusError(api::Status::internal("failed to allocate a serviceIP: range is full"));
-    }
+    // The upper band first; the static band (where the kubernetes and kube-dns Services ask for their addresses)
+    // only once the upper one is full.
+    uint32_t band = static_band();
+    auto search = [&](uint32_t lo, uint32_t hi) -> uint32_t {  // a free index in [lo, hi], from a random start; 0: none
+      if (lo > hi) return 0;
+      uint32_t start = std::uniform_int_distribution<uint32_t>(lo, hi)(rng_), i = start;
+      while (ips_[i]) {
+        i = i == hi ? lo : i + 1;
+        if (i == start) return 0;
+      }
+      return i;
+    };
+    uint32_t i = search(std::max<uint32_t>(band, 1), size_ - 2);
+    if (i == 0) i = search(1, std::min(band, size_ - 1) - 1);
+    if (i == 0) throw api::StatusError(api::Status::internal("failed to allocate a serviceIP: range is full"));
     ip = base_ + i;
   }
   ips_[ip - base_] = true;

@@ -19,12 +19,15 @@ class ServiceAllocator {
 
   // The first usable address of the range: the `kubernetes` Service's ClusterIP.
   std::string first_ip() const;
+  // How many addresses at the bottom of the range random allocation leaves for Services that ask for one.
+  uint32_t static_band() const;
   const std::string& cidr() const { return cidr_; }
 
   // Records what an existing Service holds (at start).
   void mark_service(const nlohmann::json& svc);
   // Fills spec.clusterIP/clusterIPs/ipFamilies/ipFamilyPolicy and nodePorts of a new Service, honouring requested
-  // values. On failure throws StatusError(422) naming the field, and leaves nothing allocated.
+  // values. Random addresses come from above the static band while there are any, as in Kubernetes, so that
+  // well-known addresses (10.96.0.10 for cluster DNS) stay free for the Services that ask for them. On failure throws StatusError(422) naming the field, and leaves nothing allocated.
   void allocate(nlohmann::json& svc);
   // For an update: keeps what `old` holds and allocates what the new spec adds. Once the write is done, call
   // release_difference(svc, old) to free what the update dropped; if it failed, release_difference(old, svc).

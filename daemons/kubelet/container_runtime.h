@@ -24,6 +24,7 @@ struct Mount {
 struct ContainerSpec {
   std::string id;  // unique on the node: "<pod uid>_<container name>_<attempt>"
   std::string pod_uid, pod_namespace, pod_name, container_name;
+  std::string hostname;  // the pod's (spec.hostname or its name); "" for the pod's name
   std::string rootfs;  // the container's root (an overlay of its image), prepared by the kubelet
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;

@@ -207,6 +207,7 @@ void Kubelet::sync_running_pod(const json& pod, PodRecord& rec) {
       throw;
     }
   }
+  if (!write_pod_dns(pod, rec)) return;
   PodVolumes volumes(*transport_, pod_dir(rec.uid));
   try {
     volumes.prepare(pod);
@@ -230,6 +231,36 @@ void Kubelet::sync_running_pod(const json& pod, PodRecord& rec) {
     c.name = spec.value("name", "");
     sync_container(pod, spec, rec, c, false, policy);
   }
+}
+
+// The pod's resolv.conf and hosts file, made once with its network as the kubelet makes them with the sandbox (a
+// kubelet restart finds them there); each container binds them.
+bool Kubelet::write_pod_dns(const json& pod, PodRecord& rec) {
+  std::string dir = pod_dir(rec.uid) + "/etc";
+  std::error_code ec;
+  if (fs::exists(dir + "/resolv.conf", ec)) return true;
+  std::vector<DnsWarning> warnings;
+  try {
+    warnings = write_pod_dns_files(pod, dir, rec.network ? rec.network->ip : "", options_.dns);
+  } catch (const std::exception& e) {
+    rec.sandbox_error = std::string("cannot make the pod's DNS configuration: ") + e.what();
+    log(LogLevel::Warning, rec.sandbox_error, object_fields("Pod", rec.ns, rec.name));
+    return false;
+  }
+  for (const auto& w : warnings) {
+    log(LogLevel::Warning, w.message, object_fields("Pod", rec.ns, rec.name));
+    json ref = api::object_reference(pod);
+    ref["kind"] = "Pod";
+    ref["apiVersion"] = "v1";
+    if (w.reason == "MissingClusterDNS") {
+      events_->record_reference(node_ref(options_.node.name), api::EventType::Warning, w.reason, w.message);
+      events_->record_reference(ref, api::EventType::Warning, w.reason,
+                                "pod: \"" + pod_description(pod) + "\". " + w.message);
+    } else {
+      events_->record_reference(ref, api::EventType::Warning, w.reason, w.message);
+    }
+  }
+  return true;
 }
 
 void Kubelet::sync_container(const json& pod, const json& spec, PodRecord& rec, ContainerRecord& c, bool init,

@@ -23,6 +23,7 @@
 #include "daemons/kubelet/image_store.h"
 #include "daemons/kubelet/node_routes.h"
 #include "daemons/kubelet/node_status.h"
+#include "daemons/kubelet/pod_dns.h"
 #include "daemons/kubelet/pod_network.h"
 #include "daemons/kubelet/prober.h"
 
@@ -40,6 +41,7 @@ struct KubeletOptions {
   std::string container_launcher = "auto";  // systemd (transient units), process (own cgroups), auto
   LogRotation container_logs{kDefaultContainerLogMaxSize, kDefaultContainerLogMaxFiles};
   int workers = 4;                // pods synced in parallel
+  ClusterDnsConfig dns;           // what goes into pods' /etc/resolv.conf (--cluster-dns, --cluster-domain, --resolv-conf)
 };
 
 // What the kubelet knows of one container of a pod on this node.
@@ -103,6 +105,7 @@ class Kubelet {
   void sync_running_pod(const nlohmann::json& pod, PodRecord& rec);
   void sync_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c,
                       bool init, const std::string& restart_policy);
+  bool write_pod_dns(const nlohmann::json& pod, PodRecord& rec);  // false: sandbox_error says why
   bool start_container(const nlohmann::json& pod, const nlohmann::json& spec, PodRecord& rec, ContainerRecord& c);
   void kill_unhealthy_container(const nlohmann::json& pod, PodRecord& rec, ContainerRecord& c, const ProbeStatus& probes);
   void update_probes(const nlohmann::json& pod, const PodRecord& rec);

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
   kubelet::KubeletOptions o;
-  std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi";
+  std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi", cluster_dns;
   int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
   add_apiserver_flags(flags, &o.apiserver, &o.client);
@@ -53,6 +53,12 @@ int main(int argc, char** argv) {
             "the size (a quantity such as 10Mi) at which a container's log file is rotated");
   flags.add("container-log-max-files", &log_max_files,
             "the most log files kept per container, the current one included (at least 2)");
+  flags.add("cluster-dns", &cluster_dns,
+            "the cluster DNS server's address(es), IP,...: the nameserver of pods with dnsPolicy ClusterFirst");
+  flags.add("cluster-domain", &o.dns.cluster_domain,
+            "the cluster's DNS domain (e.g. cluster.local): pods search <namespace>.svc.<domain> and below");
+  flags.add("resolv-conf", &o.dns.resolv_conf,
+            "the resolver configuration pods with dnsPolicy Default get (\"\": none, pods then use 127.0.0.1)");
   flags.add("dbus-address", &dbus_address, "the bus to own org.kctl.Kubelet1 on (default: the system bus)");
   flags.add("dbus", &dbus_mode, "on: export org.kctl.Kubelet1 on D-Bus; none: do not");
   flags.parse(argc, argv);
@@ -91,6 +97,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     o.node.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::stringstream dns_list(cluster_dns);
+  for (std::string ip; std::getline(dns_list, ip, ',');) {
+    if (ip.empty()) continue;
+    if (!nft::Ipv4Prefix::parse(ip) || ip.find('/') != std::string::npos) {
+      std::cerr << "kctl-kubelet: --cluster-dns wants IPv4 addresses, not \"" << ip << "\"\n";
+      return 2;
+    }
+    o.dns.cluster_dns.push_back(ip);
   }
   o.node.kubelet_port = port;
   o.node.max_pods = max_pods;

@@ -160,7 +160,7 @@ std::string NspawnRuntime::machine_name(const ContainerSpec& s) {
 }
 
 std::vector<std::string> NspawnRuntime::nspawn_command(const ContainerSpec& s, bool register_machine) {
-  std::string hostname = s.pod_name.substr(0, kMaxHostname);
+  std::string hostname = (s.hostname.empty() ? s.pod_name : s.hostname).substr(0, kMaxHostname);
   std::vector<std::string> cmd = {"systemd-nspawn", "--quiet", register_machine ? "--register=yes" : "--register=no",
                                   // the cgroup nspawn starts in is the container's (a unit's, or the launcher's)
                                   "--keep-unit", "--as-pid2",
@@ -171,7 +171,11 @@ std::vector<std::string> NspawnRuntime::nspawn_command(const ContainerSpec& s, b
   if (!s.netns_path.empty()) cmd.push_back("--network-namespace-path=" + s.netns_path);
   if (!s.working_dir.empty()) cmd.push_back("--chdir=" + s.working_dir);
   for (const auto& [k, v] : s.env) cmd.push_back("--setenv=" + k + "=" + v);
-  for (const auto& m : s.mounts) cmd.push_back((m.read_only ? "--bind-ro=" : "--bind=") + m.source + ":" + m.target);
+  for (const auto& m : s.mounts) {
+    cmd.push_back((m.read_only ? "--bind-ro=" : "--bind=") + m.source + ":" + m.target);
+    // The kubelet's file, not one nspawn would copy from the host.
+    if (m.target == "/etc/resolv.conf") cmd.push_back("--resolv-conf=off");
+  }
   cmd.push_back("--");
   cmd.insert(cmd.end(), s.argv.begin(), s.argv.end());
   return cmd;

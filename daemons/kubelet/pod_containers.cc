@@ -131,7 +131,7 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   };
   for (const auto& kv : image->config.env)
     if (auto eq = kv.find('='); eq != std::string::npos) set_env(kv.substr(0, eq), kv.substr(eq + 1));
-  set_env("HOSTNAME", rec.name);
+  set_env("HOSTNAME", pod_hostname(pod));
   for (const auto& from : spec.value("envFrom", json::array())) {
     bool secret = from.contains("secretRef");
     const json& ref = secret ? from["secretRef"] : from.value("configMapRef", json::object());
@@ -194,6 +194,7 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   try {
     volumes.prepare(pod);
     s.mounts = volumes.mounts_for(spec);
+    for (auto& m : pod_dns_mounts(pod, spec, pod_dir(rec.uid) + "/etc")) s.mounts.push_back(std::move(m));
   } catch (const std::exception& e) {
     c.waiting_reason = "CreateContainerConfigError";
     c.waiting_message = e.what();
@@ -205,6 +206,7 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   s.pod_namespace = ns;
   s.pod_name = rec.name;
   s.container_name = c.name;
+  s.hostname = pod_hostname(pod);
   s.argv = argv;
   s.env = env;
   s.working_dir = spec.value("workingDir", image->config.working_dir);

@@ -56,8 +56,11 @@ KubeletProcess::~KubeletProcess() { stop(); }
 void KubeletProcess::start() {
   std::vector<std::string> args = {std::string(KCTL_BIN_DIR) + "/kctl-kubelet", "--apiserver=" + apiserver_,
                                    "--hostname-override=" + name_, "--node-ip=" + node_ip_,
-                                   "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_, "--dbus=none"};
-  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+                                   "--pod-cidr=" + pod_cidr_, "--root-dir=" + root_, "--dbus=none",
+                                   // As a cluster's kubelets run (docs/dns.md): ClusterFirst pods get the cluster
+                                   // server, not the Default fallback with a MissingClusterDNS Event each.
+                                   "--cluster-dns=10.96.0.10", "--cluster-domain=cluster.local"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());  // later flags win
   process_.start(args, root_ + "/kubelet.log");
 }
 
