@@ -158,10 +158,21 @@ void LocalCluster::wait_for_example_pods() const {
 }
 
 // Every pod deleted through the API, and the kubelets given time to stop the containers, remove what the pods
-// used and confirm: the same path as a `kubectl delete`.
+// used and confirm: the same path as a `kubectl delete`. The workload objects go first, so that no controller
+// makes new pods meanwhile (which the kubelets, stopping, would leave half started).
 void LocalCluster::delete_pods_and_wait() const {
   try {
     auto client = api::Client::connect(api_url());
+    for (const char* kind : {"deployments", "daemonsets", "replicasets", "replicationcontrollers"}) {
+      auto all = client.resource(kind);
+      for (const auto& o : all.list().items) {
+        try {
+          client.resource(kind, o.value("/metadata/namespace"_json_pointer, std::string()))
+              .remove(o.value("/metadata/name"_json_pointer, std::string()));
+        } catch (const api::StatusError&) {
+        }
+      }
+    }
     auto pods = client.resource("pods");
     for (const auto& p : pods.list().items) {
       std::string ns = p.value("/metadata/namespace"_json_pointer, std::string());
