@@ -38,6 +38,10 @@ constexpr auto kStopTimeout = std::chrono::seconds(10);
 constexpr int kMaxRestartDelaySeconds = 30;
 // How long the supervisor waits for a component's ready_path (the bus socket appears within milliseconds).
 constexpr auto kReadyTimeout = std::chrono::seconds(5);
+// The addresses Kubernetes defaults to: the pods' range (the controller manager's --cluster-cidr) and the cluster
+// DNS Service at the tenth address of the service range 10.96.0.0/12.
+constexpr const char* kClusterCidr = "10.244.0.0/16";
+constexpr const char* kClusterDns = "10.96.0.10";
 
 std::string read_file(const std::string& p) {
   std::ifstream in(p);
@@ -105,7 +109,8 @@ std::string LocalCluster::api_url() const { return "http://127.0.0.1:" + std::to
 std::string LocalCluster::bus_address() const { return "unix:path=" + path("dbus/bus"); }
 
 // The cluster's own bus first: the daemons own their names on it and talk over it, as on a node's system bus; the
-// apiserver, then the controller manager and the scheduler. Then the workers' kubelets, each in its node's network namespace, reaching the apiserver on the node network.
+// apiserver, then the controller manager, the scheduler and the cluster DNS. Then each worker's bus, kubelet and
+// proxy, in the node's network namespace, reaching the apiserver on the node network.
 std::vector<LocalCluster::Component> LocalCluster::components() const {
   LocalNetwork net = network();
   // The workers reach the API on the node network; without workers it stays on 127.0.0.1.
@@ -122,6 +127,13 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
         "--node-monitor-grace-period=" + options_.node_monitor_grace_period},
        "", "", ""},
       {"kctl-scheduler", {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address()}, "", "", ""}};
+  // The cluster DNS on the master's node-network address: it puts itself behind the kube-dns Service (10.96.0.10),
+  // which the workers' proxies send to it.
+  if (options_.workers > 0)
+    all.push_back({"kctl-dns",
+                   {"--apiserver=dbus:" + bus_address(), "--bind-address=" + net.master_ip(), "--port=53",
+                    "--advertise-address=" + net.master_ip()},
+                   "", "", ""});
   for (int i = 1; i <= options_.workers; ++i) {
     std::string node = net.node_name(i);
     // Each node has its own bus, as each machine has its system bus; the kubelet owns org.kctl.Kubelet1 on it.
@@ -132,8 +144,15 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
                    {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
                     "--hostname-override=" + node, "--node-ip=" + net.node_ip(i), "--pod-cidr=" + net.pod_cidr(i),
                     "--root-dir=" + path("nodes/" + node), "--node-labels=kctl.io/local-cluster=" + options_.name,
+                    "--cluster-dns=" + std::string(kClusterDns), "--cluster-domain=cluster.local",
                     "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
                    "", "kctl-kubelet", net.netns_path(i)});
+    // The node's Services: table ip kctl in the node's namespace, org.kctl.Proxy1 on the node's bus.
+    all.push_back({"kctl-proxy-" + node,
+                   {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
+                    "--hostname-override=" + node, "--cluster-cidr=" + std::string(kClusterCidr),
+                    "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
+                   "", "kctl-proxy", net.netns_path(i)});
   }
   return all;
 }
