@@ -199,6 +199,58 @@ void validate_container(const json& c, const std::string& path, std::set<std::st
 
 }  // namespace
 
+namespace {
+
+// validatePodDNSConfig: what the kubelet must be able to write into a resolv.conf (the C library's limits, which
+// the kubelet also cuts to), and dnsPolicy None only with something to write.
+constexpr size_t kMaxDnsNameservers = 3, kMaxDnsSearchPaths = 32, kMaxDnsSearchListChars = 2048;
+
+void validate_dns_config(const nlohmann::json& spec, const std::string& path, std::vector<StatusCause>& causes) {
+  const std::string field = path + ".dnsConfig";
+  bool none = spec.value("dnsPolicy", nlohmann::json()) == "None";
+  const nlohmann::json config = spec.value("dnsConfig", nlohmann::json());
+  if (!config.is_object()) {
+    if (none) causes.push_back(cause_required(field, "must provide `dnsConfig` when `dnsPolicy` is None"));
+    return;
+  }
+  const nlohmann::json nameservers = config.value("nameservers", nlohmann::json::array());
+  const nlohmann::json searches = config.value("searches", nlohmann::json::array());
+  if (none && (!nameservers.is_array() || nameservers.empty())) {
+    causes.push_back(cause_required(field + ".nameservers",
+                                    "must provide at least one DNS nameserver when `dnsPolicy` is None"));
+    return;
+  }
+  if (nameservers.is_array()) {
+    if (nameservers.size() > kMaxDnsNameservers)
+      causes.push_back(cause_invalid(field + ".nameservers", nameservers, "must not have more than 3 nameservers"));
+    for (size_t i = 0; i < nameservers.size(); ++i)
+      for (const auto& e : is_valid_ip(nameservers[i].is_string() ? nameservers[i].get<std::string>() : ""))
+        causes.push_back(cause_invalid(field + ".nameservers[" + std::to_string(i) + "]", nameservers[i], e));
+  }
+  if (searches.is_array()) {
+    if (searches.size() > kMaxDnsSearchPaths)
+      causes.push_back(cause_invalid(field + ".searches", searches, "must not have more than 32 search paths"));
+    size_t chars = 0;
+    for (size_t i = 0; i < searches.size(); ++i) {
+      std::string search = searches[i].is_string() ? searches[i].get<std::string>() : "";
+      chars += search.size() + (i ? 1 : 0);
+      if (!search.empty() && search.back() == '.') search.pop_back();  // a final dot is fine
+      for (const auto& e : is_dns1123_subdomain(search))
+        causes.push_back(cause_invalid(field + ".searches[" + std::to_string(i) + "]", search, e));
+    }
+    if (chars > kMaxDnsSearchListChars)
+      causes.push_back(cause_invalid(field + ".searches", searches,
+                                     "must not have more than 2048 characters (including spaces) in the search list"));
+  }
+  const nlohmann::json options = config.value("options", nlohmann::json::array());
+  if (options.is_array())
+    for (size_t i = 0; i < options.size(); ++i)
+      if (!options[i].is_object() || options[i].value("name", "").empty())
+        causes.push_back(cause_required(field + ".options[" + std::to_string(i) + "]", "must not be empty"));
+}
+
+}  // namespace
+
 void validate_pod_spec(const json& spec, const std::string& path, std::vector<StatusCause>& causes) {
   if (!spec.is_object()) {
     causes.push_back(cause_required(path, ""));
@@ -241,6 +293,7 @@ void validate_pod_spec(const json& spec, const std::string& path, std::vector<St
       causes.push_back(cause_not_supported(path + ".dnsPolicy", spec["dnsPolicy"],
                                            {"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"}));
   }
+  validate_dns_config(spec, path, causes);
   if (spec.contains("terminationGracePeriodSeconds") && spec["terminationGracePeriodSeconds"].is_number_integer() &&
       spec["terminationGracePeriodSeconds"].get<int64_t>() < 0)
     causes.push_back(cause_invalid(path + ".terminationGracePeriodSeconds", spec["terminationGracePeriodSeconds"],

@@ -154,18 +154,15 @@ int main(int argc, char** argv) {
     kube_dns.label_selector = std::string("kubernetes.io/service-name=") + dns::kDnsServiceName;
     slices = std::make_unique<api::Informer>(*transport, *reg.by_kind("discovery.k8s.io", "EndpointSlice"),
                                              dns::kDnsServiceNamespace, kube_dns);
+    // `registration` is made before any informer starts (below).
     auto about_kube_dns = [&](const api::ObjectPtr& o) {
-      if (meta(*o, "namespace") == dns::kDnsServiceNamespace && meta(*o, "name") == dns::kDnsServiceName &&
-          registration)
+      if (meta(*o, "namespace") == dns::kDnsServiceNamespace && meta(*o, "name") == dns::kDnsServiceName)
         registration->trigger();
     };
-    api::EventHandler look_again{about_kube_dns, [=](const api::ObjectPtr&, const api::ObjectPtr& o) { about_kube_dns(o); },
-                                 about_kube_dns};
-    services.add_handler(look_again);
-    endpoints.add_handler(look_again);
-    slices->add_handler({[&](const api::ObjectPtr&) { if (registration) registration->trigger(); },
-                         [&](const api::ObjectPtr&, const api::ObjectPtr&) { if (registration) registration->trigger(); },
-                         [&](const api::ObjectPtr&) { if (registration) registration->trigger(); }});
+    auto changed = [=](const api::ObjectPtr&, const api::ObjectPtr& o) { about_kube_dns(o); };
+    services.add_handler({about_kube_dns, changed, about_kube_dns});
+    endpoints.add_handler({about_kube_dns, changed, about_kube_dns});
+    slices->add_handler({about_kube_dns, changed, about_kube_dns});
   }
 
   std::unique_ptr<dns::DnsServer> server;

@@ -2,6 +2,8 @@
 // messages Kubernetes returns in 422 causes.
 #include "api/validation.h"
 
+#include "api/kinds/pod_spec.h"
+
 #include <gtest/gtest.h>
 
 namespace kctl::api {
@@ -292,6 +294,35 @@ TEST(LabelSelectorValidation, Causes) {
   EXPECT_EQ(causes[2].field, "spec.selector.matchExpressions[2].operator");
   EXPECT_EQ(causes[2].message, "Invalid value: \"Near\": not a valid selector operator");
   EXPECT_EQ(causes[3].field, "spec.selector.matchExpressions[2].values[0]");
+}
+
+TEST(PodSpecDnsConfig, AsValidatePodDNSConfigChecksIt) {
+  auto causes_of = [](const std::string& spec_json) {
+    json spec = json::parse(R"({"containers":[{"name":"c","image":"busybox"}]})");
+    spec.update(json::parse(spec_json));
+    std::vector<StatusCause> causes;
+    kinds::validate_pod_spec(spec, "spec", causes);
+    std::vector<std::string> out;
+    for (const auto& c : causes) out.push_back(c.field + ": " + c.message);
+    return out;
+  };
+  EXPECT_EQ(causes_of(R"({"dnsPolicy":"None","dnsConfig":{"nameservers":["1.2.3.4"]}})"), Errors{});
+  EXPECT_EQ(causes_of(R"({"dnsConfig":{"searches":["a.example."],"options":[{"name":"ndots","value":"2"}]}})"),
+            Errors{});
+  EXPECT_EQ(causes_of(R"({"dnsPolicy":"None"})"),
+            Errors{"spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"});
+  EXPECT_EQ(causes_of(R"({"dnsPolicy":"None","dnsConfig":{"searches":["a.example"]}})"),
+            Errors{"spec.dnsConfig.nameservers: Required value: must provide at least one DNS nameserver when "
+                   "`dnsPolicy` is None"});
+  auto bad = causes_of(R"({"dnsConfig":{"nameservers":["1.1.1.1","2.2.2.2","3.3.3.3","nope"],
+      "searches":["Bad_Domain"],"options":[{"value":"1"}]}})");
+  ASSERT_EQ(bad.size(), 4u) << ::testing::PrintToString(bad);
+  EXPECT_TRUE(bad[0].starts_with("spec.dnsConfig.nameservers: Invalid value: ")) << bad[0];
+  EXPECT_TRUE(bad[0].ends_with("must not have more than 3 nameservers")) << bad[0];
+  EXPECT_TRUE(bad[1].starts_with("spec.dnsConfig.nameservers[3]: Invalid value: \"nope\": must be a valid IP"))
+      << bad[1];
+  EXPECT_TRUE(bad[2].starts_with("spec.dnsConfig.searches[0]: Invalid value: \"Bad_Domain\"")) << bad[2];
+  EXPECT_EQ(bad[3], "spec.dnsConfig.options[0]: Required value: must not be empty");
 }
 
 }  // namespace
