@@ -70,7 +70,7 @@ class ProxyTest : public ::testing::Test {
       std::filesystem::create_directories(root);
       write_file(root, "index.html", name + "\n");
       servers_.push_back(std::make_unique<ChildProcess>());
-      servers_.back()->start({"/usr/bin/nsenter", "--net=/run/netns/" + ns_name(name), "/usr/bin/busybox", "httpd",
+      servers_.back()->start({"/usr/bin/nsenter", "--net=/run/netns/" + ns_name(name), "/bin/busybox", "httpd",
                               "-f", "-p", std::to_string(kTargetPort), "-h", root},
                              dir_ + "/" + name + ".log");
     }
