@@ -3,6 +3,7 @@
 // they are re-added, chains emptied before they are deleted).
 #include "daemons/proxy/proxier.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
@@ -33,6 +34,33 @@ void write_chain(nft::Transaction& tx, const ServicePortObjects::Chain& c, bool 
   tx.add_chain({Family::Ipv4, kTable, c.name, std::nullopt});
   if (flush) tx.flush_chain(Family::Ipv4, kTable, c.name);
   for (const auto& r : c.rules) tx.add_rule(r);
+}
+
+// The chains of `changed` whose rules stay what they are in `applied`: every chain of a port that did not change,
+// and the chains of the endpoints a changed port kept (an endpoint chain's rules depend only on the port's settings
+// and the endpoint). A partial sync leaves those alone.
+std::set<std::string> unchanged_chains(const ServiceMap& applied, const ServiceMap& changed, const ProxyConfig& config) {
+  std::set<std::string> same;
+  for (const auto& [key, ports] : changed) {
+    auto it = applied.find(key);
+    if (it == applied.end()) continue;
+    for (const auto& now : ports)
+      for (const auto& was : it->second) {
+        if (was.key() != now.key() || was.protocol != now.protocol) continue;
+        if (was == now) {
+          for (const auto& c : service_port_objects(now, config).chains) same.insert(c.name);
+          continue;
+        }
+        ServicePort settings_was = was, settings_now = now;
+        settings_was.endpoints.clear();
+        settings_now.endpoints.clear();
+        if (!(settings_was == settings_now)) continue;
+        for (const auto& e : now.endpoints)
+          if (std::find(was.endpoints.begin(), was.endpoints.end(), e) != was.endpoints.end())
+            same.insert(endpoint_chain_name(now, e));
+      }
+  }
+  return same;
 }
 
 void add_cluster_ip_refs(const std::vector<ServicePort>& ports, std::map<uint32_t, int>& refs, int delta) {
@@ -120,14 +148,17 @@ std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
   }
 
   nft::Transaction tx;
-  // 1. sets the new chains use; 2. the changed Services' chains, rewritten (the ones they had are emptied first).
+  // 1. sets the new chains use; 2. the changed Services' chains that differ, rewritten (the ones they had are
+  // emptied first).
   std::set<std::string> old_chains, new_chains;
   for (const auto& c : before.chains) old_chains.insert(c.name);
   for (const auto& [name, s] : after.sets)
     if (!before.sets.count(name)) tx.add_set(s);
+  std::set<std::string> same = unchanged_chains(applied_, changed, config_);
   for (const auto& c : after.chains) {
-    write_chain(tx, c, old_chains.count(c.name) > 0);
     new_chains.insert(c.name);
+    if (old_chains.count(c.name) && same.count(c.name)) continue;
+    write_chain(tx, c, old_chains.count(c.name) > 0);
   }
   // 3. elements: gone or changed ones deleted, then new or changed ones added.
   std::set<std::string> maps;
@@ -168,7 +199,9 @@ std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
     if (!after.sets.count(name)) tx.delete_set(Family::Ipv4, kTable, name);
 
   last_operations_ = tx.size();
-  if (auto err = writer_.commit(tx)) return err;
+  // Nothing differs (an update that changed nothing the rules depend on): no batch at all.
+  if (!tx.empty())
+    if (auto err = writer_.commit(tx)) return err;
   for (const auto& [key, ports] : changed) {
     if (ports.empty()) applied_.erase(key);
     else applied_[key] = ports;

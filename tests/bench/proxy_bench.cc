@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -155,8 +156,8 @@ int main(int argc, char** argv) {
     size_t change_ops = proxier.last_operations();
     double change_commit_ms = writer.last_commit_ms;
 
-    // The same change as an nft script: the changed Service's chains rewritten, the new endpoint's chain added,
-    // the old one emptied and deleted (what the partial sync's batch does).
+    // The same change as an nft script: the new endpoint's chain added, the Service's chain rewritten, the old
+    // endpoint's chain emptied and deleted (what the partial sync's batch does).
     std::string after = dir + "/after-" + std::to_string(n) + ".nft";
     sh("nft list table ip kctl > " + after);
     std::string script = dir + "/change-" + std::to_string(n) + ".nft";
@@ -169,7 +170,9 @@ int main(int argc, char** argv) {
       std::ofstream out(script);
       const auto& port = change["bench/svc-" + std::to_string(k)][0];
       std::vector<std::string> chains;
-      for (const auto& e : port.endpoints) chains.push_back(proxy::endpoint_chain_name(port, e));
+      const auto& was = want["bench/svc-" + std::to_string(k)][0].endpoints;
+      for (const auto& e : port.endpoints)
+        if (std::find(was.begin(), was.end(), e) == was.end()) chains.push_back(proxy::endpoint_chain_name(port, e));
       chains.push_back(proxy::service_chain_name(port));
       for (const auto& c : chains) {
         auto at = all.find("\tchain " + c + " {");

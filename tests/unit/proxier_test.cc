@@ -128,6 +128,9 @@ TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
   EXPECT_FALSE(mentions(ops, "service-ips")) << "a's map element is unchanged (same ClusterIP, same chain)";
   EXPECT_FALSE(mentions(ops, "add table"));
   EXPECT_TRUE(mentions(ops, "add chain ip kctl endpoint-"));
+  EXPECT_TRUE(mentions(ops, "default/a/tcp/http__10.244.3.5/8080")) << "the new endpoint's chain is written";
+  EXPECT_FALSE(mentions(ops, "default/a/tcp/http__10.244.1.5/8080")) << "the kept endpoint's chain is left alone";
+  EXPECT_TRUE(mentions(ops, "flush chain ip kctl service-")) << "the service chain picks from the new endpoints";
   std::string gone = "default/a/tcp/http__10.244.2.5/8080";
   auto del = std::find_if(ops.begin(), ops.end(), [&](const std::string& op) {
     return op.rfind("delete chain", 0) == 0 && op.find(gone) != std::string::npos;
@@ -138,6 +141,12 @@ TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
   });
   EXPECT_LT(flush, del) << "emptied before it is deleted";
   EXPECT_EQ(proxier.endpoints(), 3u);
+
+  // The same objects again (an informer resync): nothing to write, no batch.
+  size_t batches = writer.committed.size();
+  ASSERT_FALSE(proxier.partial_sync(change));
+  EXPECT_EQ(writer.committed.size(), batches);
+  EXPECT_EQ(proxier.last_operations(), 0u);
 
   // A Service deleted: its element leaves the dispatch map and its ClusterIP the cluster-ips set.
   ASSERT_FALSE(proxier.partial_sync({{"default/b", {}}}));
