@@ -15,8 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "api/client.h"
-#include "harness.h"
-#include "node_harness.h"
+#include "local_cluster_fixture.h"
 
 using namespace kctl;
 using namespace kctl::test;
@@ -45,36 +44,20 @@ const char* kDeployment = R"({"apiVersion":"apps/v1","kind":"Deployment","metada
   "spec":{"terminationGracePeriodSeconds":1,
     "containers":[{"name":"c","image":"kctl/busybox:latest","command":["sleep","3600"]}]}}}})";
 
-class LocalClusterSeed : public ::testing::Test {
+class LocalClusterSeed : public LocalClusterFixture {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
-    run({"ip", "link", "set", "lo", "up"});
-    ensure_system_bus();
-  }
   void SetUp() override {
-    dir_ = make_temp_dir("local-seed") + "/cluster";
-    port_ = std::to_string(free_port());
-    auto r = run({kctl_, "local", "up", "--dir", dir_, "--api-port", port_, "--name", kName, "--no-examples",
-                  "--node-monitor-grace-period=4s"}, "", 180);
-    ASSERT_EQ(r.rc, 0) << r.out << r.err;
-    client_ = std::make_unique<api::Client>(api::Client::connect("http://127.0.0.1:" + port_));
+    up(kName, {"--node-monitor-grace-period=4s"});
     // A second tag of the image on both nodes, for the Deployment's rollout.
     for (int i = 1; i <= 2; ++i) {
-      r = run({kctl_, "image", "import", "--root-dir=" + dir_ + "/nodes/" + node(i), "kctl/busybox:v2",
-               dir_ + "/images/busybox"});
+      auto r = run({kctl_, "image", "import", "--root-dir=" + dir_ + "/nodes/" + node(i), "kctl/busybox:v2",
+                    dir_ + "/images/busybox"});
       ASSERT_EQ(r.rc, 0) << r.out << r.err;
     }
   }
   void TearDown() override {
     if (kubelet_stopped_) ::kill(kubelet_stopped_, SIGCONT);
-    auto r = run({kctl_, "local", "down", "--dir", dir_}, "", 180);
-    EXPECT_EQ(r.rc, 0) << r.out << r.err;
-  }
-  static std::string node(int i) { return std::string(kName) + "-worker-" + std::to_string(i); }
-  CmdResult kctl(std::vector<std::string> args, int timeout = 60) {
-    args.insert(args.begin(), {kctl_, "-s", "http://127.0.0.1:" + port_});
-    return run(args, "", timeout);
+    LocalClusterFixture::TearDown();
   }
   // The live (not terminating) pods a selector picks, by node.
   std::map<std::string, int> pods_by_node(const std::string& selector, bool running_only = true) {
@@ -93,27 +76,6 @@ class LocalClusterSeed : public ::testing::Test {
     for (const auto& [k, v] : m) n += v;
     return n;
   }
-  bool until(const std::function<bool()>& cond, std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        if (cond()) return true;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(200ms);
-    }
-    return false;
-  }
-  std::string log(const std::string& component) {
-    std::ifstream in(dir_ + "/logs/" + component + ".log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
-  const std::string kctl_ = std::string(KCTL_BIN_DIR) + "/kctl";
-  std::string dir_, port_;
-  std::unique_ptr<api::Client> client_;
   int kubelet_stopped_ = 0;
 };
 
@@ -164,11 +126,11 @@ TEST_F(LocalClusterSeed, ReplicationControllerDaemonSetDeploymentAndANodeFailure
   // A Deployment rolled to another image and back, as a user does it.
   created = run({kctl_, "-s", "http://127.0.0.1:" + port_, "create", "-f", "-"}, kDeployment);
   ASSERT_EQ(created.rc, 0) << created.err;
-  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, 120);
+  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, "", 120);
   ASSERT_EQ(r.rc, 0) << r.out << r.err << log("kctl-controller-manager");
   r = kctl({"set", "image", "deployment/web", "c=kctl/busybox:v2"});
   ASSERT_EQ(r.rc, 0) << r.err;
-  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, 120);
+  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, "", 120);
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("successfully rolled out"), std::string::npos) << r.out;
   auto images = [&] {
@@ -183,7 +145,7 @@ TEST_F(LocalClusterSeed, ReplicationControllerDaemonSetDeploymentAndANodeFailure
       << json(images()).dump();
   r = kctl({"rollout", "undo", "deployment/web"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, 120);
+  r = kctl({"rollout", "status", "deployment/web", "--timeout=90s"}, "", 120);
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   ASSERT_TRUE(until([&] { return images() == std::map<std::string, int>{{"kctl/busybox:latest", 2}}; }, 30s))
       << json(images()).dump();
@@ -206,7 +168,7 @@ TEST_F(LocalClusterSeed, ReplicationControllerDaemonSetDeploymentAndANodeFailure
   kubelet_stopped_ = 0;
 
   // Deleting the RC deletes its pods (the garbage collector follows their ownerReferences).
-  r = kctl({"delete", "rc", "mypod"}, 120);
+  r = kctl({"delete", "rc", "mypod"}, "", 120);
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_TRUE(until([&] { return total(pods_by_node("name=mypod", false)) == 0; }, 60s))
       << json(pods_by_node("name=mypod", false)).dump();

@@ -6,7 +6,6 @@
 // ClusterIP refuses at once; a Service without pods exists on its own and refuses too.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,8 +21,7 @@
 
 #include "api/client.h"
 #include "api/http_client.h"
-#include "harness.h"
-#include "node_harness.h"
+#include "local_cluster_fixture.h"
 
 using namespace kctl;
 using namespace kctl::test;
@@ -51,31 +49,10 @@ int tcp_connect(const std::string& ip, int port, std::chrono::milliseconds* took
   return rc;
 }
 
-class LocalClusterService : public ::testing::Test {
+class LocalClusterService : public LocalClusterFixture {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "needs root";
-    run({"ip", "link", "set", "lo", "up"});
-    ensure_system_bus();
-  }
-  void SetUp() override {
-    dir_ = make_temp_dir("local-svc") + "/cluster";
-    port_ = std::to_string(free_port());
-    auto r = run({kctl_, "local", "up", "--dir", dir_, "--api-port", port_, "--name", kName, "--no-examples"}, "",
-                 180);
-    ASSERT_EQ(r.rc, 0) << r.out << r.err;
-    client_ = std::make_unique<api::Client>(api::Client::connect("http://127.0.0.1:" + port_));
-  }
-  void TearDown() override {
-    auto r = run({kctl_, "local", "down", "--dir", dir_}, "", 180);
-    EXPECT_EQ(r.rc, 0) << r.out << r.err;
-  }
-  static std::string node(int i) { return std::string(kName) + "-worker-" + std::to_string(i); }
+  void SetUp() override { up(kName); }
   static std::string node_ip(int i) { return "10.250.0." + std::to_string(10 + i); }
-  CmdResult kctl(std::vector<std::string> args, const std::string& input = "", int timeout = 60) {
-    args.insert(args.begin(), {kctl_, "-s", "http://127.0.0.1:" + port_});
-    return run(args, input, timeout);
-  }
   // The Running and Ready pods of the RC, name -> node.
   std::map<std::string, std::string> ready_pods() {
     std::map<std::string, std::string> out;
@@ -129,27 +106,6 @@ class LocalClusterService : public ::testing::Test {
     if (err) *err = r.err;
     return r.rc == 0 ? r.out : "";
   }
-  bool until(const std::function<bool()>& cond, std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        if (cond()) return true;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  std::string log(const std::string& component) {
-    std::ifstream in(dir_ + "/logs/" + component + ".log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
-  const std::string kctl_ = std::string(KCTL_BIN_DIR) + "/kctl";
-  std::string dir_, port_;
-  std::unique_ptr<api::Client> client_;
 };
 
 }  // namespace
