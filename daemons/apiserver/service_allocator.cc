@@ -7,34 +7,22 @@
 #include <set>
 #include <stdexcept>
 
+#include "api/ipv4.h"
 #include "api/status.h"
 #include "api/validation.h"
 
 namespace kctl::apiserver {
 
+using api::format_ipv4;
+using api::parse_ipv4;
 using nlohmann::json;
-
-bool parse_ipv4(const std::string& s, uint32_t& out) {
-  in_addr a{};
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  out = ntohl(a.s_addr);
-  return true;
-}
-
-std::string format_ipv4(uint32_t ip) {
-  in_addr a{htonl(ip)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
 
 ServiceAllocator::ServiceAllocator(const std::string& cidr, int node_port_min, int node_port_max)
     : cidr_(cidr), port_min_(node_port_min), port_max_(node_port_max) {
-  auto slash = cidr.find('/');
   uint32_t ip = 0;
-  if (slash == std::string::npos || !parse_ipv4(cidr.substr(0, slash), ip))
+  int prefix = 0;
+  if (!api::parse_ipv4_cidr(cidr, ip, prefix))
     throw std::invalid_argument("service IP range must be an IPv4 CIDR: " + cidr);
-  int prefix = std::stoi(cidr.substr(slash + 1));
   if (prefix < 8 || prefix > 30) throw std::invalid_argument("service IP range prefix must be /8 to /30: " + cidr);
   size_ = uint32_t(1) << (32 - prefix);
   base_ = ip & ~(size_ - 1);

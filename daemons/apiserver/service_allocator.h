@@ -53,7 +53,5 @@ class ServiceAllocator {
 };
 
 // Parses dotted IPv4; false when not one.
-bool parse_ipv4(const std::string& s, uint32_t& out);
-std::string format_ipv4(uint32_t ip);
 
 }  // namespace kctl::apiserver

@@ -1,27 +1,13 @@
 // CidrSet: the bitmap of a cluster CIDR's node subnets, and IPv4 CIDR text in and out.
 #include "daemons/controller-manager/cidr_set.h"
 
-#include <arpa/inet.h>
-
 #include <stdexcept>
+
+#include "api/ipv4.h"
 
 namespace kctl::controllers {
 
-bool parse_ipv4_cidr(const std::string& text, uint32_t& address, int& prefix) {
-  auto slash = text.find('/');
-  if (slash == std::string::npos || slash + 1 >= text.size() || text.size() - slash > 3) return false;
-  in_addr a{};
-  if (inet_pton(AF_INET, text.substr(0, slash).c_str(), &a) != 1) return false;
-  int p = 0;
-  for (size_t i = slash + 1; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    p = p * 10 + (text[i] - '0');
-  }
-  if (p > 32) return false;
-  address = ntohl(a.s_addr);
-  prefix = p;
-  return true;
-}
+using api::parse_ipv4_cidr;
 
 CidrSet::CidrSet(const std::string& cluster_cidr, int node_mask_size) {
   int prefix = 0;
@@ -34,18 +20,14 @@ CidrSet::CidrSet(const std::string& cluster_cidr, int node_mask_size) {
   if (node_mask_size - prefix > kMaxCidrSetBits)
     throw std::invalid_argument("--node-cidr-mask-size " + std::to_string(node_mask_size) + ": " + cluster_cidr +
                                 " would hold more than 2^" + std::to_string(kMaxCidrSetBits) + " node subnets");
-  uint32_t mask = prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix);
-  base_ &= mask;
+  base_ &= api::ipv4_mask(prefix);
   mask_size_ = node_mask_size;
   used_.assign(size_t(1) << (node_mask_size - prefix), false);
 }
 
 std::string CidrSet::cidr_at(size_t index) const {
   uint32_t addr = base_ + (mask_size_ == 32 ? uint32_t(index) : uint32_t(index) << (32 - mask_size_));
-  in_addr a{htonl(addr)};
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(mask_size_);
+  return api::format_ipv4(addr) + "/" + std::to_string(mask_size_);
 }
 
 std::optional<size_t> CidrSet::index_of(const std::string& cidr) const {

@@ -39,7 +39,4 @@ class CidrSet {
   size_t next_candidate_ = 0;
 };
 
-// Parses IPv4 "a.b.c.d/n" into the network address (host order) and prefix length; false when it is not one.
-bool parse_ipv4_cidr(const std::string& text, uint32_t& address, int& prefix);
-
 }  // namespace kctl::controllers

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "api/ipv4.h"
 #include "api/registry.h"
 #include "daemons/common/daemon.h"
 
@@ -69,25 +70,11 @@ const api::KindInfo& kind(const char* group, const char* k) { return *api::Regis
 }  // namespace
 
 std::optional<std::string> tenth_address(const std::string& cidr) {
-  auto slash = cidr.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  in_addr a{};
-  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1) return std::nullopt;
-  int length = -1;
-  try {
-    size_t used = 0;
-    length = std::stoi(cidr.substr(slash + 1), &used);
-    if (used != cidr.size() - slash - 1) return std::nullopt;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  uint32_t address = 0;
+  int length = 0;
   // The tenth address and the broadcast address after it must fit: at least a /28.
-  if (length < 0 || length > 28) return std::nullopt;
-  uint32_t mask = length == 0 ? 0 : ~uint32_t(0) << (32 - length);
-  in_addr out{htonl((ntohl(a.s_addr) & mask) + kTenth)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &out, buf, sizeof buf);
-  return std::string(buf);
+  if (!api::parse_ipv4_cidr(cidr, address, length) || length > 28) return std::nullopt;
+  return api::format_ipv4((address & api::ipv4_mask(length)) + kTenth);
 }
 
 json desired_dns_service(const ServiceRegistrationOptions& o) {

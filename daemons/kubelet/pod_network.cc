@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "api/ipv4.h"
 #include "daemons/common/rtnetlink.h"
 
 namespace fs = std::filesystem;
@@ -23,19 +24,8 @@ namespace kctl::kubelet {
 
 namespace {
 
-bool parse_ipv4(const std::string& s, uint32_t& out) {
-  in_addr a{};
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  out = ntohl(a.s_addr);
-  return true;
-}
-
-std::string format_ipv4(uint32_t ip) {
-  in_addr a{htonl(ip)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
+using api::format_ipv4;
+using api::parse_ipv4;
 
 // A short stable hash of the uid for names limited to 15 characters (IFNAMSIZ).
 std::string short_id(const std::string& uid) {
@@ -54,11 +44,10 @@ PodNetworkManager::PodNetworkManager(std::string bridge, std::string state_dir)
     : bridge_(std::move(bridge)), state_dir_(std::move(state_dir)) {}
 
 void PodNetworkManager::ensure_bridge(const std::string& pod_cidr) {
-  auto slash = pod_cidr.find('/');
   uint32_t net = 0;
-  if (slash == std::string::npos || !parse_ipv4(pod_cidr.substr(0, slash), net))
+  int prefix = 0;
+  if (!api::parse_ipv4_cidr(pod_cidr, net, prefix))
     throw std::runtime_error("podCIDR must be an IPv4 CIDR, not \"" + pod_cidr + "\"");
-  int prefix = std::atoi(pod_cidr.c_str() + slash + 1);
   if (prefix < 8 || prefix > 30) throw std::runtime_error("podCIDR prefix must be /8 to /30: " + pod_cidr);
   std::lock_guard lock(mutex_);
   cidr_ = pod_cidr;
