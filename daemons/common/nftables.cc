@@ -520,6 +520,15 @@ Rule& Rule::vmap(const std::string& map, Register sreg) {
   return *this;
 }
 
+Rule& Rule::map(const std::string& map, Register sreg, Register dreg) {
+  check_name(map);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, uint32_t(sreg));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, uint32_t(dreg));
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map.c_str());
+  return *this;
+}
+
 Rule& Rule::dynset_update(const std::string& set, Register sreg) {
   check_name(set);
   nftnl_expr* e = add_expr(rule_.get(), expressions_, "dynset");
@@ -582,6 +591,12 @@ Rule& Rule::match_ct_state_new() {
   return cmp(Register::R1, CmpOp::Neq, host32(0));
 }
 
+Rule& Rule::match_ct_status_dnat() {
+  ct(NFT_CT_STATUS);
+  bitwise(Register::R1, host32(IPS_DST_NAT), host32(0));
+  return cmp(Register::R1, CmpOp::Neq, host32(0));
+}
+
 Rule& Rule::match_fib_daddr_local() {
   nftnl_expr* e = add_expr(rule_.get(), expressions_, "fib");
   nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, uint32_t(Register::R1));
@@ -623,6 +638,10 @@ Rule& Rule::load_l4proto_dport() {
 
 Rule& Rule::load_ip_saddr() { return payload(PayloadBase::Network, 12, 4); }
 Rule& Rule::load_ip_daddr() { return payload(PayloadBase::Network, 16, 4); }
+Rule& Rule::load_ip_saddr_daddr() {
+  payload(PayloadBase::Network, 12, 4, Register::R1);
+  return payload(PayloadBase::Network, 16, 4, reg32(1));
+}
 
 Rule& Rule::dnat_to(uint32_t address, uint16_t port) {
   immediate(Register::R1, be32(address));
@@ -701,9 +720,72 @@ uint32_t datatype_length(DataType type) {
     case DataType::InetProto: return 1;
     case DataType::InetService: return 2;
     case DataType::Mark: return 4;
+    case DataType::Integer: return 4;  // as a key field: what numgen and meta mark load
     case DataType::Verdict: return 0;
   }
   return 0;
+}
+
+DataType field_type(Field f) {
+  switch (f) {
+    case Field::IpDaddr: return DataType::Ipv4Addr;
+    case Field::L4Proto: return DataType::InetProto;
+    case Field::ThDport: return DataType::InetService;
+    case Field::TcpDport: return DataType::InetService;
+    case Field::NumgenRandom: return DataType::Integer;
+  }
+  return DataType::Integer;
+}
+
+// nft's record of a `typeof` (src/*.c `*_build_udata` of nft 1.0.6): the expression's type and its own
+// attributes, a concatenation nesting one such record per field.
+void put_typeof_field(nftnl_udata_buf* buf, Field f) {
+  constexpr uint32_t kPayload = 7, kMeta = 9, kNumgen = 23;  // nft's expression type ids
+  constexpr uint32_t kProtoDescIp = 12, kIpDaddr = 12, kProtoDescTcp = 8, kProtoDescTh = 11, kDport = 2;
+  auto attrs = [&](uint32_t type, std::initializer_list<uint32_t> values) {
+    nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_TYPEOF_EXPR, type);
+    nftnl_udata* nest = nftnl_udata_nest_start(buf, NFTNL_UDATA_SET_TYPEOF_DATA);
+    uint8_t i = 0;
+    for (uint32_t v : values) nftnl_udata_put_u32(buf, i++, v);
+    nftnl_udata_nest_end(buf, nest);
+  };
+  switch (f) {
+    case Field::IpDaddr: attrs(kPayload, {kProtoDescIp, kIpDaddr}); break;
+    case Field::L4Proto: attrs(kMeta, {NFT_META_L4PROTO}); break;
+    case Field::ThDport: attrs(kPayload, {kProtoDescTh, kDport}); break;
+    case Field::TcpDport: attrs(kPayload, {kProtoDescTcp, kDport}); break;
+    case Field::NumgenRandom: attrs(kNumgen, {NFT_NG_RANDOM, 1, 0}); break;
+  }
+}
+
+void put_typeof(nftnl_udata_buf* buf, uint8_t type, const std::vector<Field>& fields) {
+  constexpr uint32_t kConcat = 13;
+  nftnl_udata* outer = nftnl_udata_nest_start(buf, type);
+  if (fields.size() == 1) {
+    put_typeof_field(buf, fields[0]);
+  } else {
+    nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_TYPEOF_EXPR, kConcat);
+    nftnl_udata* list = nftnl_udata_nest_start(buf, NFTNL_UDATA_SET_TYPEOF_DATA);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      nftnl_udata* one = nftnl_udata_nest_start(buf, uint8_t(i));
+      put_typeof_field(buf, fields[i]);
+      nftnl_udata_nest_end(buf, one);
+    }
+    nftnl_udata_nest_end(buf, list);
+  }
+  nftnl_udata_nest_end(buf, outer);
+}
+
+// nft's encoding of a concatenated type: 6 bits per field, the first field highest; each field takes whole 32-bit
+// registers (a single field: its own length).
+std::pair<uint32_t, uint32_t> type_and_length(const std::vector<DataType>& types) {
+  uint32_t type = 0, length = 0;
+  for (DataType t : types) {
+    type = (type << 6) | uint32_t(t);
+    length += (datatype_length(t) + 3) / 4 * 4;
+  }
+  if (types.size() == 1) length = datatype_length(types[0]);
+  return {type, length};
 }
 
 // A set is named in error messages with what it is: "add map ip kctl service-ips".
@@ -713,22 +795,25 @@ std::string set_noun(bool map) { return map ? "map" : "set"; }
 
 void Transaction::add_set(const Set& set) {
   check_name(set.name);
-  if (set.key.empty()) throw std::invalid_argument("nftables set " + set.name + ": a key needs a type");
+  std::vector<DataType> key = set.key, data;
+  if (set.data) data = {*set.data};
+  if (!set.key_typeof.empty()) {
+    key.clear();
+    for (Field f : set.key_typeof) key.push_back(field_type(f));
+  }
+  for (Field f : set.data_typeof) data.push_back(field_type(f));
+  if (key.empty()) throw std::invalid_argument("nftables set " + set.name + ": a key needs a type");
+  if (!set.data_typeof.empty() && set.data)
+    throw std::invalid_argument("nftables set " + set.name + ": data by type or by typeof, not both");
+  bool map = !data.empty();
   SetPtr s(checked(nftnl_set_alloc()));
   nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, uint32_t(set.family));
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, set.table.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
-  // nft's encoding of a concatenated type: 6 bits per field, the first field highest; each field takes whole
-  // 32-bit registers.
-  uint32_t key_type = 0, key_len = 0;
-  for (DataType t : set.key) {
-    key_type = (key_type << 6) | uint32_t(t);
-    key_len += (datatype_length(t) + 3) / 4 * 4;
-  }
-  if (set.key.size() == 1) key_len = datatype_length(set.key[0]);
+  auto [key_type, key_len] = type_and_length(key);
   if (key_len == 0 || key_len > kMaxKeyLength) throw std::invalid_argument("nftables set " + set.name + ": bad key");
   uint32_t flags = 0;
-  if (set.data) flags |= NFT_SET_MAP;
+  if (map) flags |= NFT_SET_MAP;
   if (set.timeout_seconds > 0) flags |= NFT_SET_TIMEOUT;
   if (set.dynamic) flags |= NFT_SET_EVAL;
   if (set.anonymous) flags |= NFT_SET_ANONYMOUS | NFT_SET_CONSTANT;
@@ -738,24 +823,35 @@ void Transaction::add_set(const Set& set) {
   // Sets made in a transaction are told apart by an id as well as their name (the kernel wants one).
   static std::atomic<uint32_t> next_id{1};
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, next_id++);
-  if (set.data) {
-    if (*set.data == DataType::Verdict) {
+  if (map) {
+    if (data.size() == 1 && data[0] == DataType::Verdict) {
       nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
       nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, 0);
     } else {
-      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, uint32_t(*set.data));
-      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, datatype_length(*set.data));
+      auto [data_type, data_len] = type_and_length(data);
+      if (data_len == 0 || data_len > kMaxKeyLength)
+        throw std::invalid_argument("nftables set " + set.name + ": bad data");
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, data_type);
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, data_len);
     }
   }
   if (set.timeout_seconds > 0) nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, uint64_t(set.timeout_seconds) * 1000);
-  if (!set.comment.empty()) {
+  if (!set.comment.empty() || !set.key_typeof.empty()) {
     if (set.comment.size() > kMaxCommentLength)
       throw std::length_error("an nftables comment holds at most " + std::to_string(kMaxCommentLength) + " characters");
     UdataPtr ud(checked(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)));
-    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_COMMENT, set.comment.c_str());
+    if (!set.key_typeof.empty()) {
+      // As nft writes them for a typeof declaration: byte orders unknown (0) for concatenations, no intervals.
+      nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_KEYBYTEORDER, 0);
+      if (map) nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_DATABYTEORDER, 0);
+      put_typeof(ud.get(), NFTNL_UDATA_SET_KEY_TYPEOF, set.key_typeof);
+      if (!set.data_typeof.empty()) put_typeof(ud.get(), NFTNL_UDATA_SET_DATA_TYPEOF, set.data_typeof);
+      if (map) nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_DATA_INTERVAL, 0);
+    }
+    if (!set.comment.empty()) nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_COMMENT, set.comment.c_str());
     nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()), nftnl_udata_buf_len(ud.get()));
   }
-  append(describe("add", set_noun(bool(set.data)).c_str(), set.family, set.table, set.name), NFT_MSG_NEWSET,
+  append(describe("add", set_noun(map).c_str(), set.family, set.table, set.name), NFT_MSG_NEWSET,
          set.family, NLM_F_CREATE, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
 }
 
@@ -859,6 +955,8 @@ Key& Key::port(uint16_t port) {
   bytes_.insert(bytes_.end(), {uint8_t(port >> 8), uint8_t(port & 0xff), 0, 0});
   return *this;
 }
+
+Key& Key::number(uint32_t value) { return mark(value); }  // the same bytes: 32 bits in host byte order
 
 Key& Key::mark(uint32_t mark) {
   const auto* p = reinterpret_cast<const uint8_t*>(&mark);  // host byte order, as meta mark and numgen load it
