@@ -156,14 +156,22 @@ void grow_buffer(int fd, int force_option, int option, size_t bytes) {
     setsockopt(fd, SOL_SOCKET, option, &size, sizeof size);
 }
 
+// One socket for all commits: closing a NETLINK_NETFILTER socket makes the kernel wait for the last commit's
+// cleanup, an RCU grace period (nft_rcv_nl_event flushes nf_tables' destroy work), which measured 4 to 16 ms on a
+// busy 2-core machine: more than a commit of a few set elements takes. Sequence numbers go on from commit to commit,
+// so that a late answer to an earlier batch is never taken for one to this one.
 class NetlinkWriter : public Writer {
  public:
   std::optional<Error> commit(const Transaction& tx) override;
   std::optional<TableContents> list_table(Family family, const std::string& table, Error* error) override;
+
+ private:
+  std::optional<Error> open();
+  SocketPtr sock_;
+  uint32_t next_seq_ = 1;
 };
 
-std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
-  if (tx.empty()) return std::nullopt;
+std::optional<Error> NetlinkWriter::open() {
   auto fail = [](const std::string& what) { return Error{errno, what + ": " + std::strerror(errno)}; };
   SocketPtr sock(mnl_socket_open(NETLINK_NETFILTER));
   if (!sock) return fail("open a netfilter netlink socket");
@@ -172,14 +180,35 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   // Errors without a copy of the refused message, but with the kernel's explanation when it has one.
   mnl_socket_setsockopt(sock.get(), NETLINK_CAP_ACK, &one, sizeof one);
   mnl_socket_setsockopt(sock.get(), NETLINK_EXT_ACK, &one, sizeof one);
-  uint32_t portid = mnl_socket_get_portid(sock.get());
+  sock_ = std::move(sock);
+  return std::nullopt;
+}
+
+std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
+  if (tx.empty()) return std::nullopt;
+  auto fail = [&](const std::string& what) {
+    Error e{errno, what + ": " + std::strerror(errno)};
+    sock_.reset();  // in an unknown state: the next commit starts on a fresh one
+    return e;
+  };
+  if (!sock_)
+    if (auto err = open()) return err;
+  mnl_socket* sock = sock_.get();
+  int fd = mnl_socket_get_fd(sock);
+  uint32_t portid = mnl_socket_get_portid(sock);
+  std::vector<char> buf(kReceiveBuffer);
+  // Whatever an earlier commit left unread (it stopped at its first error) is no answer to this one.
+  for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 0) > 0; p.revents = 0)
+    if (mnl_socket_recvfrom(sock, buf.data(), buf.size()) <= 0) break;
 
   // begin, the operations, end. The kernel answers every operation it refuses, and the last one in any case (it
   // asks for an ack): the batch is processed in order within the send, so once the last operation is answered,
   // every refusal has been too. Acks for all operations would cost the kernel an skb each (about a kilobyte of
   // receive buffer) for syncs of a hundred thousand operations.
   const auto& messages = tx.messages();
-  const uint32_t begin_seq = 1, end_seq = uint32_t(messages.size()) + 2, last_seq = end_seq - 1;
+  if (next_seq_ > (1u << 30)) next_seq_ = 1;  // long before it wraps
+  const uint32_t begin_seq = next_seq_, end_seq = begin_seq + uint32_t(messages.size()) + 1, last_seq = end_seq - 1;
+  next_seq_ = end_seq + 1;
   std::vector<char> batch;
   batch.reserve(tx.bytes() + 64);
   char frame[256];
@@ -187,24 +216,27 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   append(batch, frame, nlh->nlmsg_len, begin_seq, false);
   const std::vector<char>& wire = tx.wire();
   for (size_t i = 0; i < messages.size(); ++i)
-    append(batch, wire.data() + messages[i].offset, messages[i].length, uint32_t(i) + 2, i + 1 == messages.size());
+    append(batch, wire.data() + messages[i].offset, messages[i].length, begin_seq + uint32_t(i) + 1,
+           i + 1 == messages.size());
   nlh = nftnl_batch_end(frame, end_seq);
   append(batch, frame, nlh->nlmsg_len, end_seq, false);
 
   // The kernel takes the batch in one message and queues its answers before the send returns: both buffers must
   // hold them.
-  int fd = mnl_socket_get_fd(sock.get());
   grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, batch.size() + 4096);
   grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBuffer + 16 * kAckRoom);
-  if (mnl_socket_sendto(sock.get(), batch.data(), batch.size()) < 0) return fail("send the nftables batch");
+  if (mnl_socket_sendto(sock, batch.data(), batch.size()) < 0) return fail("send the nftables batch");
 
   auto operation = [&](uint32_t seq) -> std::string {
-    if (seq >= 2 && seq - 2 < messages.size()) return messages[seq - 2].operation;
+    if (seq > begin_seq && seq - begin_seq - 1 < messages.size()) return messages[seq - begin_seq - 1].operation;
     return "nftables transaction";
+  };
+  auto ours = [&](const nlmsghdr* m) {
+    return m->nlmsg_pid == portid && m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq >= begin_seq &&
+           m->nlmsg_seq <= end_seq;
   };
   std::optional<Error> first;
   bool answered = false;
-  std::vector<char> buf(kReceiveBuffer);
   auto deadline = std::chrono::steady_clock::now() + kAckTimeout;
   while (!answered) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -213,10 +245,11 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) {
       if (first) break;
+      sock_.reset();  // its answers may still come: the next commit starts on a fresh socket
       return Error{ETIMEDOUT, "nftables transaction: the kernel did not answer its " +
                                   std::to_string(messages.size()) + " operations"};
     }
-    ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+    ssize_t len = mnl_socket_recvfrom(sock, buf.data(), buf.size());
     if (len < 0) {
       if (errno == EINTR) continue;
       // ENOBUFS: answers were lost, so the outcome is unknown; the caller treats it as a failure and resyncs.
@@ -225,7 +258,7 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
     int left_bytes = int(len);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, left_bytes);
          m = mnl_nlmsg_next(m, &left_bytes)) {
-      if (m->nlmsg_pid != portid || m->nlmsg_type != NLMSG_ERROR) continue;
+      if (!ours(m)) continue;
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
       if (err->error != 0 && !first) {
         std::string text = operation(m->nlmsg_seq) + ": " + std::strerror(-err->error);
@@ -245,12 +278,12 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   for (;;) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0) break;
-    ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+    ssize_t len = mnl_socket_recvfrom(sock, buf.data(), buf.size());
     if (len <= 0) break;
     int left_bytes = int(len);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, left_bytes);
          m = mnl_nlmsg_next(m, &left_bytes)) {
-      if (m->nlmsg_pid != portid || m->nlmsg_type != NLMSG_ERROR) continue;
+      if (!ours(m)) continue;
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
       if (err->error != 0 && !first) {
         std::string text = operation(m->nlmsg_seq) + ": " + std::strerror(-err->error);

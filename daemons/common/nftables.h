@@ -270,7 +270,8 @@ class Writer {
 };
 using WriterPtr = std::unique_ptr<Writer>;
 
-// The kernel's nftables over a NETLINK_NETFILTER socket (one per commit), in the caller's network namespace.
+// The kernel's nftables over a NETLINK_NETFILTER socket (kept from commit to commit), in the network namespace the
+// first commit ran in. Commits of one writer must not run concurrently.
 WriterPtr make_netlink_writer();
 
 }  // namespace kctl::nft

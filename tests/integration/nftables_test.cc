@@ -115,6 +115,15 @@ TEST_F(NftablesTest, ARefusedTransactionChangesNothingAndNamesTheOperation) {
   err = writer_->commit(del);
   ASSERT_TRUE(err);
   EXPECT_EQ(err->message.rfind("delete table ip kctl-test-absent: No such file or directory", 0), 0u) << err->message;
+
+  // The writer keeps its socket: after refusals, its next commits take effect and are answered as their own.
+  ASSERT_FALSE(writer_->commit(masquerade_table("10.244.9.0/24", "10.244.0.0/16")));
+  EXPECT_NE(listing().find("10.244.9.0/24"), std::string::npos) << listing();
+  nft::Transaction flush;
+  flush.flush_chain(nft::Family::Ipv4, kTable, "missing-too");
+  err = writer_->commit(flush);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->message.rfind("flush chain ip kctl-test missing-too", 0), 0u) << err->message;
 }
 
 TEST_F(NftablesTest, RegularChainsJumpsAndDeletion) {
