@@ -48,8 +48,9 @@ struct ProxyConfig {
   std::optional<nft::Ipv4Prefix> service_cidr;
 };
 
-// The chains of one service port, the elements it puts in the shared maps, and its affinity sets: everything a
-// change to that port rewrites. Chains come in the order they can be written (targets before what jumps to them).
+// The elements one service port puts in the maps (its dispatch, its endpoints), and for a port with ClientIP
+// affinity its chains and affinity sets: everything a change to that port rewrites. Chains come in the order they
+// can be written (targets before what jumps to them).
 struct ServicePortObjects {
   struct Chain {
     std::string name;
@@ -66,8 +67,8 @@ struct ServicePortObjects {
 
 ServicePortObjects service_port_objects(const ServicePort& port, const ProxyConfig& config);
 
-// The chain names of a service port, derived from it like kube-proxy's ("service-ULMVA6XW-default/web/tcp/http",
-// "endpoint-5OJB2KTY-default/web/tcp/http__10.244.1.5/8080").
+// The chain names of a service port with ClientIP affinity, derived from it like kube-proxy's
+// ("service-ULMVA6XW-default/web/tcp/http", "endpoint-5OJB2KTY-default/web/tcp/http__10.244.1.5/8080").
 std::string service_chain_name(const ServicePort& port);
 std::string local_chain_name(const ServicePort& port);
 std::string external_chain_name(const ServicePort& port);
