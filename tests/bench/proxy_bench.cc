@@ -48,6 +48,10 @@ json service(int i) {
             {"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}, {"targetPort", 8080}}}}}}};
 }
 
+// Services 0 and 1 have 4 and 6 endpoints, all others kEndpoints: a cluster's Services have several counts, so a
+// change from 5 to 4 or 6 finds its pick chain there, and one to 7 is the case that makes a new one.
+int endpoint_count(int i) { return i == 0 ? kEndpoints - 1 : i == 1 ? kEndpoints + 1 : kEndpoints; }
+
 // `count` endpoints; generation shifts the first one (a one-endpoint replacement).
 json slice(int i, bool all_local, int generation, int count = kEndpoints) {
   json endpoints = json::array();
@@ -205,7 +209,7 @@ int main(int argc, char** argv) {
     std::vector<api::ObjectPtr> services, slices;
     for (int i = 0; i < n; ++i) {
       services.push_back(std::make_shared<const json>(service(i)));
-      slices.push_back(std::make_shared<const json>(slice(i, all_local, 0)));
+      slices.push_back(std::make_shared<const json>(slice(i, all_local, 0, endpoint_count(i))));
     }
     proxy::ProxyConfig config{nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")};
     auto netlink = nft::make_netlink_writer();
@@ -232,8 +236,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     // The middle Service's endpoints changed: one replaced (N stays 5), one added (N 5 -> 6), one removed (N 5 ->
-    // 4); each through a partial sync and undone by another, kRepeats times (the median and the fastest are
-    // shown: a commit's time varies with what else the machine does), and once as the same change by `nft -f`.
+    // 4), two added (N 5 -> 7: pick-7 made, and deleted when undone); each through a partial sync and undone by
+    // another, kRepeats times (the median and the fastest are shown: a commit's time varies with what else the
+    // machine does), and once as the same change by `nft -f`.
     int k = n / 2;
     auto partial = [&](int generation, int count) {
       auto changed_slice = std::make_shared<const json>(slice(k, all_local, generation, count));
@@ -252,7 +257,7 @@ int main(int argc, char** argv) {
     };
     int step = 0;
     for (const Change& c : {Change{"one endpoint replaced", 1, 5}, Change{"one endpoint added (5->6)", 0, 6},
-                            Change{"one endpoint removed (5->4)", 0, 4}}) {
+                            Change{"one endpoint removed (5->4)", 0, 4}, Change{"two added, new pick-7", 0, 7}}) {
       std::string before = dir + "/before-" + std::to_string(n) + "-" + std::to_string(step) + ".nft";
       sh("nft list table ip kctl > " + before);
       Listing was = read_listing();
