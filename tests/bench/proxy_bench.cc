@@ -1,7 +1,8 @@
 // kctl-proxy's sync times against the kernel, each in a fresh network namespace: a full sync of N Services with 5
-// endpoints each (from Service and EndpointSlice objects as the informers hold them to the kernel's answer), then
-// three changes to one Service through partial syncs: one endpoint replaced (the number of endpoints stays), one
-// added (5 -> 6, a new pick chain) and two removed (6 -> 4). As the comparison, the same table loaded with
+// endpoints each (one has 4, one 6; from Service and EndpointSlice objects as the informers hold them to the
+// kernel's answer), then changes to one Service through partial syncs: one endpoint replaced (the number of
+// endpoints stays), one added (5 -> 6), one removed (5 -> 4) and two added (5 -> 7, a new pick chain). As the
+// comparison, the same table loaded with
 // `nft -f` (the text `nft list table ip kctl` prints of what the proxy wrote, so it is the same ruleset) and each
 // change as an `nft -f` script of the same operations (the difference between the table's listings before and
 // after it: new chains, changed elements deleted and re-added, chains no longer used deleted).
