@@ -214,6 +214,28 @@ TEST(ProxierTest, ClientIpAffinityKeepsAChainPerEndpoint) {
   EXPECT_TRUE(mentions(ops, "delete chain ip kctl endpoint-"));
 }
 
+TEST(ProxierTest, AServiceChangesLayoutWhenItsAffinityDoes) {
+  FakeWriter writer;
+  Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
+  auto endpoints = slice("a", {endpoint("10.244.1.5", "node-1", true), endpoint("10.244.2.5", "node-2", true)});
+  ASSERT_FALSE(proxier.full_sync({{"default/a", service_ports(service("a"), {endpoints}, "node-1")}}));
+  // ClientIP affinity: its chains come before the dispatch element names them, the data elements go.
+  auto sticky = service("a", {{"sessionAffinity", "ClientIP"}});
+  ASSERT_FALSE(proxier.partial_sync({{"default/a", service_ports(sticky, {endpoints}, "node-1")}}));
+  const auto& on = writer.committed.back();
+  EXPECT_LT(position(on, "add chain ip kctl service-"), position(on, "add element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(on, "delete element ip kctl service-endpoints"));
+  EXPECT_TRUE(mentions(on, "delete chain ip kctl pick-2"));
+  EXPECT_LT(position(on, "delete element ip kctl service-ips"), position(on, "delete chain ip kctl pick-2"));
+  // And back: the chains go after the element that named them.
+  ASSERT_FALSE(proxier.partial_sync({{"default/a", service_ports(service("a"), {endpoints}, "node-1")}}));
+  const auto& off = writer.committed.back();
+  EXPECT_LT(position(off, "add chain ip kctl pick-2"), position(off, "add element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(off, "add element ip kctl service-endpoints"));
+  EXPECT_LT(position(off, "delete element ip kctl service-ips"), position(off, "delete chain ip kctl service-"));
+  EXPECT_TRUE(mentions(off, "delete set ip kctl affinity-"));
+}
+
 TEST(ProxierTest, AFullSyncRemovesStaleChainsAndSetsButNothingItDoesNotOwn) {
   FakeWriter writer;
   writer.contents.exists = true;
