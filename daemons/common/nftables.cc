@@ -156,14 +156,22 @@ void grow_buffer(int fd, int force_option, int option, size_t bytes) {
     setsockopt(fd, SOL_SOCKET, option, &size, sizeof size);
 }
 
+// One socket for all commits: closing a NETLINK_NETFILTER socket makes the kernel wait for the last commit's
+// cleanup, an RCU grace period (nft_rcv_nl_event flushes nf_tables' destroy work), which measured 4 to 16 ms on a
+// busy 2-core machine: more than a commit of a few set elements takes. Sequence numbers go on from commit to commit,
+// so that a late answer to an earlier batch is never taken for one to this one.
 class NetlinkWriter : public Writer {
  public:
   std::optional<Error> commit(const Transaction& tx) override;
   std::optional<TableContents> list_table(Family family, const std::string& table, Error* error) override;
+
+ private:
+  std::optional<Error> open();
+  SocketPtr sock_;
+  uint32_t next_seq_ = 1;
 };
 
-std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
-  if (tx.empty()) return std::nullopt;
+std::optional<Error> NetlinkWriter::open() {
   auto fail = [](const std::string& what) { return Error{errno, what + ": " + std::strerror(errno)}; };
   SocketPtr sock(mnl_socket_open(NETLINK_NETFILTER));
   if (!sock) return fail("open a netfilter netlink socket");
@@ -172,14 +180,35 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   // Errors without a copy of the refused message, but with the kernel's explanation when it has one.
   mnl_socket_setsockopt(sock.get(), NETLINK_CAP_ACK, &one, sizeof one);
   mnl_socket_setsockopt(sock.get(), NETLINK_EXT_ACK, &one, sizeof one);
-  uint32_t portid = mnl_socket_get_portid(sock.get());
+  sock_ = std::move(sock);
+  return std::nullopt;
+}
+
+std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
+  if (tx.empty()) return std::nullopt;
+  auto fail = [&](const std::string& what) {
+    Error e{errno, what + ": " + std::strerror(errno)};
+    sock_.reset();  // in an unknown state: the next commit starts on a fresh one
+    return e;
+  };
+  if (!sock_)
+    if (auto err = open()) return err;
+  mnl_socket* sock = sock_.get();
+  int fd = mnl_socket_get_fd(sock);
+  uint32_t portid = mnl_socket_get_portid(sock);
+  std::vector<char> buf(kReceiveBuffer);
+  // Whatever an earlier commit left unread (it stopped at its first error) is no answer to this one.
+  for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 0) > 0; p.revents = 0)
+    if (mnl_socket_recvfrom(sock, buf.data(), buf.size()) <= 0) break;
 
   // begin, the operations, end. The kernel answers every operation it refuses, and the last one in any case (it
   // asks for an ack): the batch is processed in order within the send, so once the last operation is answered,
   // every refusal has been too. Acks for all operations would cost the kernel an skb each (about a kilobyte of
   // receive buffer) for syncs of a hundred thousand operations.
   const auto& messages = tx.messages();
-  const uint32_t begin_seq = 1, end_seq = uint32_t(messages.size()) + 2, last_seq = end_seq - 1;
+  if (next_seq_ > (1u << 30)) next_seq_ = 1;  // long before it wraps
+  const uint32_t begin_seq = next_seq_, end_seq = begin_seq + uint32_t(messages.size()) + 1, last_seq = end_seq - 1;
+  next_seq_ = end_seq + 1;
   std::vector<char> batch;
   batch.reserve(tx.bytes() + 64);
   char frame[256];
@@ -187,24 +216,27 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   append(batch, frame, nlh->nlmsg_len, begin_seq, false);
   const std::vector<char>& wire = tx.wire();
   for (size_t i = 0; i < messages.size(); ++i)
-    append(batch, wire.data() + messages[i].offset, messages[i].length, uint32_t(i) + 2, i + 1 == messages.size());
+    append(batch, wire.data() + messages[i].offset, messages[i].length, begin_seq + uint32_t(i) + 1,
+           i + 1 == messages.size());
   nlh = nftnl_batch_end(frame, end_seq);
   append(batch, frame, nlh->nlmsg_len, end_seq, false);
 
   // The kernel takes the batch in one message and queues its answers before the send returns: both buffers must
   // hold them.
-  int fd = mnl_socket_get_fd(sock.get());
   grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, batch.size() + 4096);
   grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBuffer + 16 * kAckRoom);
-  if (mnl_socket_sendto(sock.get(), batch.data(), batch.size()) < 0) return fail("send the nftables batch");
+  if (mnl_socket_sendto(sock, batch.data(), batch.size()) < 0) return fail("send the nftables batch");
 
   auto operation = [&](uint32_t seq) -> std::string {
-    if (seq >= 2 && seq - 2 < messages.size()) return messages[seq - 2].operation;
+    if (seq > begin_seq && seq - begin_seq - 1 < messages.size()) return messages[seq - begin_seq - 1].operation;
     return "nftables transaction";
+  };
+  auto ours = [&](const nlmsghdr* m) {
+    return m->nlmsg_pid == portid && m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq >= begin_seq &&
+           m->nlmsg_seq <= end_seq;
   };
   std::optional<Error> first;
   bool answered = false;
-  std::vector<char> buf(kReceiveBuffer);
   auto deadline = std::chrono::steady_clock::now() + kAckTimeout;
   while (!answered) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -213,10 +245,11 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) {
       if (first) break;
+      sock_.reset();  // its answers may still come: the next commit starts on a fresh socket
       return Error{ETIMEDOUT, "nftables transaction: the kernel did not answer its " +
                                   std::to_string(messages.size()) + " operations"};
     }
-    ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+    ssize_t len = mnl_socket_recvfrom(sock, buf.data(), buf.size());
     if (len < 0) {
       if (errno == EINTR) continue;
       // ENOBUFS: answers were lost, so the outcome is unknown; the caller treats it as a failure and resyncs.
@@ -225,7 +258,7 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
     int left_bytes = int(len);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, left_bytes);
          m = mnl_nlmsg_next(m, &left_bytes)) {
-      if (m->nlmsg_pid != portid || m->nlmsg_type != NLMSG_ERROR) continue;
+      if (!ours(m)) continue;
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
       if (err->error != 0 && !first) {
         std::string text = operation(m->nlmsg_seq) + ": " + std::strerror(-err->error);
@@ -245,12 +278,12 @@ std::optional<Error> NetlinkWriter::commit(const Transaction& tx) {
   for (;;) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0) break;
-    ssize_t len = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+    ssize_t len = mnl_socket_recvfrom(sock, buf.data(), buf.size());
     if (len <= 0) break;
     int left_bytes = int(len);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, left_bytes);
          m = mnl_nlmsg_next(m, &left_bytes)) {
-      if (m->nlmsg_pid != portid || m->nlmsg_type != NLMSG_ERROR) continue;
+      if (!ours(m)) continue;
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
       if (err->error != 0 && !first) {
         std::string text = operation(m->nlmsg_seq) + ": " + std::strerror(-err->error);
@@ -520,6 +553,15 @@ Rule& Rule::vmap(const std::string& map, Register sreg) {
   return *this;
 }
 
+Rule& Rule::map(const std::string& map, Register sreg, Register dreg) {
+  check_name(map);
+  nftnl_expr* e = add_expr(rule_.get(), expressions_, "lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, uint32_t(sreg));
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, uint32_t(dreg));
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map.c_str());
+  return *this;
+}
+
 Rule& Rule::dynset_update(const std::string& set, Register sreg) {
   check_name(set);
   nftnl_expr* e = add_expr(rule_.get(), expressions_, "dynset");
@@ -582,6 +624,12 @@ Rule& Rule::match_ct_state_new() {
   return cmp(Register::R1, CmpOp::Neq, host32(0));
 }
 
+Rule& Rule::match_ct_status_dnat() {
+  ct(NFT_CT_STATUS);
+  bitwise(Register::R1, host32(IPS_DST_NAT), host32(0));
+  return cmp(Register::R1, CmpOp::Neq, host32(0));
+}
+
 Rule& Rule::match_fib_daddr_local() {
   nftnl_expr* e = add_expr(rule_.get(), expressions_, "fib");
   nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, uint32_t(Register::R1));
@@ -623,6 +671,10 @@ Rule& Rule::load_l4proto_dport() {
 
 Rule& Rule::load_ip_saddr() { return payload(PayloadBase::Network, 12, 4); }
 Rule& Rule::load_ip_daddr() { return payload(PayloadBase::Network, 16, 4); }
+Rule& Rule::load_ip_saddr_daddr() {
+  payload(PayloadBase::Network, 12, 4, Register::R1);
+  return payload(PayloadBase::Network, 16, 4, reg32(1));
+}
 
 Rule& Rule::dnat_to(uint32_t address, uint16_t port) {
   immediate(Register::R1, be32(address));
@@ -701,9 +753,72 @@ uint32_t datatype_length(DataType type) {
     case DataType::InetProto: return 1;
     case DataType::InetService: return 2;
     case DataType::Mark: return 4;
+    case DataType::Integer: return 4;  // as a key field: what numgen and meta mark load
     case DataType::Verdict: return 0;
   }
   return 0;
+}
+
+DataType field_type(Field f) {
+  switch (f) {
+    case Field::IpDaddr: return DataType::Ipv4Addr;
+    case Field::L4Proto: return DataType::InetProto;
+    case Field::ThDport: return DataType::InetService;
+    case Field::TcpDport: return DataType::InetService;
+    case Field::NumgenRandom: return DataType::Integer;
+  }
+  return DataType::Integer;
+}
+
+// nft's record of a `typeof` (src/*.c `*_build_udata` of nft 1.0.6): the expression's type and its own
+// attributes, a concatenation nesting one such record per field.
+void put_typeof_field(nftnl_udata_buf* buf, Field f) {
+  constexpr uint32_t kPayload = 7, kMeta = 9, kNumgen = 23;  // nft's expression type ids
+  constexpr uint32_t kProtoDescIp = 12, kIpDaddr = 12, kProtoDescTcp = 8, kProtoDescTh = 11, kDport = 2;
+  auto attrs = [&](uint32_t type, std::initializer_list<uint32_t> values) {
+    nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_TYPEOF_EXPR, type);
+    nftnl_udata* nest = nftnl_udata_nest_start(buf, NFTNL_UDATA_SET_TYPEOF_DATA);
+    uint8_t i = 0;
+    for (uint32_t v : values) nftnl_udata_put_u32(buf, i++, v);
+    nftnl_udata_nest_end(buf, nest);
+  };
+  switch (f) {
+    case Field::IpDaddr: attrs(kPayload, {kProtoDescIp, kIpDaddr}); break;
+    case Field::L4Proto: attrs(kMeta, {NFT_META_L4PROTO}); break;
+    case Field::ThDport: attrs(kPayload, {kProtoDescTh, kDport}); break;
+    case Field::TcpDport: attrs(kPayload, {kProtoDescTcp, kDport}); break;
+    case Field::NumgenRandom: attrs(kNumgen, {NFT_NG_RANDOM, 1, 0}); break;
+  }
+}
+
+void put_typeof(nftnl_udata_buf* buf, uint8_t type, const std::vector<Field>& fields) {
+  constexpr uint32_t kConcat = 13;
+  nftnl_udata* outer = nftnl_udata_nest_start(buf, type);
+  if (fields.size() == 1) {
+    put_typeof_field(buf, fields[0]);
+  } else {
+    nftnl_udata_put_u32(buf, NFTNL_UDATA_SET_TYPEOF_EXPR, kConcat);
+    nftnl_udata* list = nftnl_udata_nest_start(buf, NFTNL_UDATA_SET_TYPEOF_DATA);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      nftnl_udata* one = nftnl_udata_nest_start(buf, uint8_t(i));
+      put_typeof_field(buf, fields[i]);
+      nftnl_udata_nest_end(buf, one);
+    }
+    nftnl_udata_nest_end(buf, list);
+  }
+  nftnl_udata_nest_end(buf, outer);
+}
+
+// nft's encoding of a concatenated type: 6 bits per field, the first field highest; each field takes whole 32-bit
+// registers (a single field: its own length).
+std::pair<uint32_t, uint32_t> type_and_length(const std::vector<DataType>& types) {
+  uint32_t type = 0, length = 0;
+  for (DataType t : types) {
+    type = (type << 6) | uint32_t(t);
+    length += (datatype_length(t) + 3) / 4 * 4;
+  }
+  if (types.size() == 1) length = datatype_length(types[0]);
+  return {type, length};
 }
 
 // A set is named in error messages with what it is: "add map ip kctl service-ips".
@@ -713,22 +828,25 @@ std::string set_noun(bool map) { return map ? "map" : "set"; }
 
 void Transaction::add_set(const Set& set) {
   check_name(set.name);
-  if (set.key.empty()) throw std::invalid_argument("nftables set " + set.name + ": a key needs a type");
+  std::vector<DataType> key = set.key, data;
+  if (set.data) data = {*set.data};
+  if (!set.key_typeof.empty()) {
+    key.clear();
+    for (Field f : set.key_typeof) key.push_back(field_type(f));
+  }
+  for (Field f : set.data_typeof) data.push_back(field_type(f));
+  if (key.empty()) throw std::invalid_argument("nftables set " + set.name + ": a key needs a type");
+  if (!set.data_typeof.empty() && set.data)
+    throw std::invalid_argument("nftables set " + set.name + ": data by type or by typeof, not both");
+  bool map = !data.empty();
   SetPtr s(checked(nftnl_set_alloc()));
   nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, uint32_t(set.family));
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, set.table.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
-  // nft's encoding of a concatenated type: 6 bits per field, the first field highest; each field takes whole
-  // 32-bit registers.
-  uint32_t key_type = 0, key_len = 0;
-  for (DataType t : set.key) {
-    key_type = (key_type << 6) | uint32_t(t);
-    key_len += (datatype_length(t) + 3) / 4 * 4;
-  }
-  if (set.key.size() == 1) key_len = datatype_length(set.key[0]);
+  auto [key_type, key_len] = type_and_length(key);
   if (key_len == 0 || key_len > kMaxKeyLength) throw std::invalid_argument("nftables set " + set.name + ": bad key");
   uint32_t flags = 0;
-  if (set.data) flags |= NFT_SET_MAP;
+  if (map) flags |= NFT_SET_MAP;
   if (set.timeout_seconds > 0) flags |= NFT_SET_TIMEOUT;
   if (set.dynamic) flags |= NFT_SET_EVAL;
   if (set.anonymous) flags |= NFT_SET_ANONYMOUS | NFT_SET_CONSTANT;
@@ -738,24 +856,35 @@ void Transaction::add_set(const Set& set) {
   // Sets made in a transaction are told apart by an id as well as their name (the kernel wants one).
   static std::atomic<uint32_t> next_id{1};
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, next_id++);
-  if (set.data) {
-    if (*set.data == DataType::Verdict) {
+  if (map) {
+    if (data.size() == 1 && data[0] == DataType::Verdict) {
       nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
       nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, 0);
     } else {
-      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, uint32_t(*set.data));
-      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, datatype_length(*set.data));
+      auto [data_type, data_len] = type_and_length(data);
+      if (data_len == 0 || data_len > kMaxKeyLength)
+        throw std::invalid_argument("nftables set " + set.name + ": bad data");
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, data_type);
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, data_len);
     }
   }
   if (set.timeout_seconds > 0) nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, uint64_t(set.timeout_seconds) * 1000);
-  if (!set.comment.empty()) {
+  if (!set.comment.empty() || !set.key_typeof.empty()) {
     if (set.comment.size() > kMaxCommentLength)
       throw std::length_error("an nftables comment holds at most " + std::to_string(kMaxCommentLength) + " characters");
     UdataPtr ud(checked(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)));
-    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_COMMENT, set.comment.c_str());
+    if (!set.key_typeof.empty()) {
+      // As nft writes them for a typeof declaration: byte orders unknown (0) for concatenations, no intervals.
+      nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_KEYBYTEORDER, 0);
+      if (map) nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_DATABYTEORDER, 0);
+      put_typeof(ud.get(), NFTNL_UDATA_SET_KEY_TYPEOF, set.key_typeof);
+      if (!set.data_typeof.empty()) put_typeof(ud.get(), NFTNL_UDATA_SET_DATA_TYPEOF, set.data_typeof);
+      if (map) nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_DATA_INTERVAL, 0);
+    }
+    if (!set.comment.empty()) nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_SET_COMMENT, set.comment.c_str());
     nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()), nftnl_udata_buf_len(ud.get()));
   }
-  append(describe("add", set_noun(bool(set.data)).c_str(), set.family, set.table, set.name), NFT_MSG_NEWSET,
+  append(describe("add", set_noun(map).c_str(), set.family, set.table, set.name), NFT_MSG_NEWSET,
          set.family, NLM_F_CREATE, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
 }
 
@@ -859,6 +988,8 @@ Key& Key::port(uint16_t port) {
   bytes_.insert(bytes_.end(), {uint8_t(port >> 8), uint8_t(port & 0xff), 0, 0});
   return *this;
 }
+
+Key& Key::number(uint32_t value) { return mark(value); }  // the same bytes: 32 bits in host byte order
 
 Key& Key::mark(uint32_t mark) {
   const auto* p = reinterpret_cast<const uint8_t*>(&mark);  // host byte order, as meta mark and numgen load it

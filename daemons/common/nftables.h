@@ -94,6 +94,8 @@ class Rule {
   // sreg (its first register; a concatenation continues in the following 32-bit ones).
   Rule& lookup(const std::string& set, Register sreg = Register::R1, bool negate = false);
   Rule& vmap(const std::string& map, Register sreg = Register::R1);
+  // `... map @map` in a statement: the value the element holds into dreg (and the 32-bit registers after it).
+  Rule& map(const std::string& map, Register sreg, Register dreg);
   // `update @set { <key in sreg> }`: adds the key (or refreshes its timeout) from the packet path.
   Rule& dynset_update(const std::string& set, Register sreg = Register::R1);
   // `dnat to ADDR:PORT` with the address in addr and the port (network order, 2 bytes) in port.
@@ -109,6 +111,7 @@ class Rule {
   Rule& match_ip_saddr_is(uint32_t address);     // `ip saddr 10.244.1.5` (host byte order)
   Rule& match_l4proto(uint8_t protocol);          // `meta l4proto tcp`
   Rule& match_ct_state_new();                     // `ct state new`
+  Rule& match_ct_status_dnat();                   // `ct status dnat`
   Rule& match_fib_daddr_local();                  // `fib daddr type local`
   Rule& match_mark_bits_clear(uint32_t bits);     // `meta mark & BITS == 0`
   Rule& set_mark_or(uint32_t bits);               // `meta mark set meta mark | BITS`
@@ -119,6 +122,8 @@ class Rule {
   Rule& load_l4proto_dport();
   Rule& load_ip_saddr();
   Rule& load_ip_daddr();
+  // `ip saddr . ip daddr` into R1, reg32(1).
+  Rule& load_ip_saddr_daddr();
   // `dnat to 10.244.1.5:8080` (host byte order address and port).
   Rule& dnat_to(uint32_t address, uint16_t port);
 
@@ -139,7 +144,12 @@ class Rule {
 };
 
 // nft's datatypes, as set keys and map values are declared with them (`type ipv4_addr . inet_proto . inet_service`).
-enum class DataType : uint32_t { Verdict = 1, Ipv4Addr = 7, InetProto = 12, InetService = 13, Mark = 19 };
+enum class DataType : uint32_t { Verdict = 1, Integer = 4, Ipv4Addr = 7, InetProto = 12, InetService = 13, Mark = 19 };
+
+// The expressions a field of a key or value can be declared by (nft's `typeof`): needed where nft's `type` has no
+// name for the field (numgen's plain integer), so that nft lists the set as it would declare it and loads its own
+// listing back. The modulus nft records for numgen is 1 (any rule's modulus fits it).
+enum class Field { IpDaddr, L4Proto, ThDport, TcpDport, NumgenRandom };
 
 // A named set or map. A concatenated key lists its fields in order (each takes a 32-bit register or more).
 struct Set {
@@ -153,6 +163,8 @@ struct Set {
   // An inline set (`vmap { 0 : goto a, 1 : goto b }`): constant, bound to the next rule that names it, gone with
   // that rule. Its name must be unique in the table ("__map1", ...).
   bool anonymous = false;
+  // Instead of key and data: the fields as nft's `typeof` names them (the types follow from them).
+  std::vector<Field> key_typeof, data_typeof;
 };
 
 // The bytes of a set key, field by field in the set's order, each padded to 32 bits as the registers hold them.
@@ -162,6 +174,7 @@ class Key {
   Key& proto(uint8_t protocol);
   Key& port(uint16_t port);     // host byte order
   Key& mark(uint32_t mark);
+  Key& number(uint32_t value);  // a plain 32-bit integer (what numgen yields), host byte order
   const std::vector<uint8_t>& bytes() const { return bytes_; }
   bool operator==(const Key&) const = default;
   auto operator<=>(const Key&) const = default;
@@ -257,7 +270,8 @@ class Writer {
 };
 using WriterPtr = std::unique_ptr<Writer>;
 
-// The kernel's nftables over a NETLINK_NETFILTER socket (one per commit), in the caller's network namespace.
+// The kernel's nftables over a NETLINK_NETFILTER socket (kept from commit to commit), in the network namespace the
+// first commit ran in. Commits of one writer must not run concurrently.
 WriterPtr make_netlink_writer();
 
 }  // namespace kctl::nft

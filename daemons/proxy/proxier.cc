@@ -13,20 +13,38 @@ namespace {
 
 using nft::Family;
 
-// Everything a set of service ports puts in the table, merged.
+// What service ports share, counted: the number of ports that use each pick chain and each key of a shared set.
+struct SharedRefs {
+  std::map<std::string, int> chains;
+  std::map<std::string, std::map<nft::Key, int>> elements;
+  std::map<std::string, ServicePortObjects::Chain> definitions;  // the chains' rules, for those to be written
+};
+
+void count_shared(ServicePortObjects& o, int delta, SharedRefs& refs) {
+  for (auto& c : o.shared_chains) {
+    refs.chains[c.name] += delta;
+    if (delta > 0) refs.definitions.emplace(c.name, std::move(c));
+  }
+  for (const auto& [set, keys] : o.shared_elements)
+    for (const auto& k : keys) refs.elements[set][k] += delta;
+}
+
+// Everything a set of service ports puts in the table, merged (what they share counted into `shared`).
 struct Objects {
   std::vector<ServicePortObjects::Chain> chains;
   std::map<std::string, nft::Set> sets;
   std::map<std::string, std::map<nft::Key, nft::Element>> elements;  // map -> key -> element
 };
 
-void collect(const std::vector<ServicePort>& ports, const ProxyConfig& config, Objects& out) {
+void collect(const std::vector<ServicePort>& ports, const ProxyConfig& config, Objects& out, SharedRefs& shared,
+             int delta) {
   for (const auto& p : ports) {
     ServicePortObjects o = service_port_objects(p, config);
     for (auto& c : o.chains) out.chains.push_back(std::move(c));
     for (auto& s : o.sets) out.sets.emplace(s.name, std::move(s));
     for (auto& [map, elements] : o.elements)
       for (auto& e : elements) out.elements[map].emplace(e.key, std::move(e));
+    count_shared(o, delta, shared);
   }
 }
 
@@ -63,10 +81,6 @@ std::set<std::string> unchanged_chains(const ServiceMap& applied, const ServiceM
   return same;
 }
 
-void add_cluster_ip_refs(const std::vector<ServicePort>& ports, std::map<uint32_t, int>& refs, int delta) {
-  for (const auto& p : ports) refs[p.cluster_ip] += delta;
-}
-
 }  // namespace
 
 std::optional<nft::Error> Proxier::delete_table(nft::Writer& writer) {
@@ -89,11 +103,11 @@ std::optional<nft::Error> Proxier::full_sync(const ServiceMap& services) {
   add_fixed_objects(tx, config_, existing->exists);
   std::set<std::string> wanted;
   std::map<std::string, std::vector<nft::Element>> elements;
-  std::map<uint32_t, int> cluster_ips;
+  SharedRefs shared;
   for (const auto& [key, ports] : services) {
-    add_cluster_ip_refs(ports, cluster_ips, 1);
     for (const auto& p : ports) {
       ServicePortObjects o = service_port_objects(p, config_);
+      count_shared(o, 1, shared);
       // An affinity set already there keeps its elements (the clients' endpoints) across the resync.
       for (const auto& s : o.sets) {
         tx.add_set(s);
@@ -107,10 +121,16 @@ std::optional<nft::Error> Proxier::full_sync(const ServiceMap& services) {
         for (auto& e : list) elements[map].push_back(std::move(e));
     }
   }
+  for (const auto& [name, c] : shared.definitions) {
+    write_chain(tx, c, existing_chains.count(name) > 0);
+    wanted.insert(name);
+  }
   for (const auto& [map, list] : elements) tx.add_elements(Family::Ipv4, kTable, map, list);
-  std::vector<nft::Element> ips;
-  for (const auto& [ip, refs] : cluster_ips) ips.push_back({nft::Key().ipv4(ip)});
-  tx.add_elements(Family::Ipv4, kTable, names::kClusterIps, ips);
+  for (const auto& [set, keys] : shared.elements) {
+    std::vector<nft::Element> list;
+    for (const auto& [k, refs] : keys) list.push_back({k});
+    tx.add_elements(Family::Ipv4, kTable, set, list);
+  }
 
   // What an earlier run (or a Service deleted while we were down) left: emptied first, so that none still refers to
   // another when it is deleted, then deleted; the sets they used after them.
@@ -127,7 +147,8 @@ std::optional<nft::Error> Proxier::full_sync(const ServiceMap& services) {
   applied_ = services;
   // Services without ports (headless, ExternalName) need no entry.
   for (auto it = applied_.begin(); it != applied_.end();) it = it->second.empty() ? applied_.erase(it) : std::next(it);
-  cluster_ips_ = std::move(cluster_ips);
+  shared_chains_ = std::move(shared.chains);
+  shared_elements_ = std::move(shared.elements);
   initialized_ = true;
   count();
   return std::nullopt;
@@ -136,16 +157,16 @@ std::optional<nft::Error> Proxier::full_sync(const ServiceMap& services) {
 std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
   if (!initialized_) return nft::Error{EAGAIN, "no full sync yet"};
   Objects before, after;
-  std::map<uint32_t, int> cluster_ips = cluster_ips_;
+  SharedRefs shared;  // the changes to the counts (copying the counts would cost more than the whole batch)
   for (const auto& [key, ports] : changed) {
     auto it = applied_.find(key);
-    if (it != applied_.end()) {
-      collect(it->second, config_, before);
-      add_cluster_ip_refs(it->second, cluster_ips, -1);
-    }
-    collect(ports, config_, after);
-    add_cluster_ip_refs(ports, cluster_ips, 1);
+    if (it != applied_.end()) collect(it->second, config_, before, shared, -1);
+    collect(ports, config_, after, shared, 1);
   }
+  auto refs_of = [](const auto& counts, const auto& key) {
+    auto it = counts.find(key);
+    return it == counts.end() ? 0 : it->second;
+  };
 
   nft::Transaction tx;
   // 1. sets the new chains use; 2. the changed Services' chains that differ, rewritten (the ones they had are
@@ -154,6 +175,14 @@ std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
   for (const auto& c : before.chains) old_chains.insert(c.name);
   for (const auto& [name, s] : after.sets)
     if (!before.sets.count(name)) tx.add_set(s);
+  // The pick chains a port now needs that none did.
+  auto chain_refs = [&](const std::string& name) { return refs_of(shared_chains_, name); };
+  auto element_refs = [&](const std::string& set, const nft::Key& k) {
+    auto was = shared_elements_.find(set);
+    return was == shared_elements_.end() ? 0 : refs_of(was->second, k);
+  };
+  for (const auto& [name, delta] : shared.chains)
+    if (chain_refs(name) <= 0 && chain_refs(name) + delta > 0) write_chain(tx, shared.definitions.at(name), false);
   std::set<std::string> same = unchanged_chains(applied_, changed, config_);
   for (const auto& c : after.chains) {
     new_chains.insert(c.name);
@@ -180,19 +209,23 @@ std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
     if (!remove.empty()) tx.delete_elements(Family::Ipv4, kTable, m, remove);
     if (!add.empty()) tx.add_elements(Family::Ipv4, kTable, m, add);
   }
-  std::vector<nft::Key> ips_gone;
-  std::vector<nft::Element> ips_new;
-  for (const auto& [ip, refs] : cluster_ips) {
-    int had = cluster_ips_.count(ip) ? cluster_ips_.at(ip) : 0;
-    if (had > 0 && refs <= 0) ips_gone.push_back(nft::Key().ipv4(ip));
-    if (had <= 0 && refs > 0) ips_new.push_back({nft::Key().ipv4(ip)});
+  for (const auto& [set, keys] : shared.elements) {
+    std::vector<nft::Key> gone;
+    std::vector<nft::Element> added;
+    for (const auto& [k, delta] : keys) {
+      int had = element_refs(set, k);
+      if (had > 0 && had + delta <= 0) gone.push_back(k);
+      if (had <= 0 && had + delta > 0) added.push_back({k});
+    }
+    if (!gone.empty()) tx.delete_elements(Family::Ipv4, kTable, set, gone);
+    if (!added.empty()) tx.add_elements(Family::Ipv4, kTable, set, added);
   }
-  if (!ips_gone.empty()) tx.delete_elements(Family::Ipv4, kTable, names::kClusterIps, ips_gone);
-  if (!ips_new.empty()) tx.add_elements(Family::Ipv4, kTable, names::kClusterIps, ips_new);
   // 4. chains and sets no longer wanted: nothing refers to them any more.
   std::vector<std::string> stale;
   for (const auto& c : old_chains)
     if (!new_chains.count(c)) stale.push_back(c);
+  for (const auto& [name, delta] : shared.chains)
+    if (chain_refs(name) > 0 && chain_refs(name) + delta <= 0) stale.push_back(name);
   for (const auto& c : stale) tx.flush_chain(Family::Ipv4, kTable, c);
   for (const auto& c : stale) tx.delete_chain(Family::Ipv4, kTable, c);
   for (const auto& [name, s] : before.sets)
@@ -206,8 +239,11 @@ std::optional<nft::Error> Proxier::partial_sync(const ServiceMap& changed) {
     if (ports.empty()) applied_.erase(key);
     else applied_[key] = ports;
   }
-  for (auto it = cluster_ips.begin(); it != cluster_ips.end();) it = it->second <= 0 ? cluster_ips.erase(it) : std::next(it);
-  cluster_ips_ = std::move(cluster_ips);
+  for (const auto& [name, delta] : shared.chains)
+    if ((shared_chains_[name] += delta) <= 0) shared_chains_.erase(name);
+  for (const auto& [set, keys] : shared.elements)
+    for (const auto& [k, delta] : keys)
+      if ((shared_elements_[set][k] += delta) <= 0) shared_elements_[set].erase(k);
   count();
   return std::nullopt;
 }

@@ -43,8 +43,11 @@ class Proxier {
 
   nft::Writer& writer_;
   ProxyConfig config_;
-  ServiceMap applied_;                   // what the last successful sync committed
-  std::map<uint32_t, int> cluster_ips_;  // ClusterIP -> service ports using it (the cluster-ips set)
+  ServiceMap applied_;  // what the last successful sync committed
+  // What service ports share, with the number of ports using each: the pick chains, and the keys of shared sets
+  // (cluster-ips, hairpin-endpoints). One goes once no port uses it.
+  std::map<std::string, int> shared_chains_;
+  std::map<std::string, std::map<nft::Key, int>> shared_elements_;
   bool initialized_ = false;
   size_t endpoints_ = 0;
   size_t last_operations_ = 0;

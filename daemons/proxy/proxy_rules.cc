@@ -1,23 +1,23 @@
 // The rules of `ip kctl`, built as nft::Rule objects for the netlink writer.
 //
-// Why a cascade picks the endpoint: kube-proxy's service chain is `numgen random mod N vmap { 0 : goto ep0, ... }`,
-// one anonymous map per service port. Measured through this project's netlink writer (tests/bench/
-// proxy_layouts_bench.cc, kernel 6.18, 5 endpoints per service), every layout whose endpoint choice uses maps grows
-// quadratically with the number of services, because the kernel finds a set by walking the table's list of sets and
-// walks whole verdict maps when it validates the jumps into a chain: 10,000 services took ~90 s with one anonymous
-// map per service, ~73 s with one named map shared by all services (`ip daddr . meta l4proto . th dport . numgen
-// random mod N vmap @endpoints`) and ~6 s with one named map per service, while the same chains without any map
-// grow linearly (~1.4 s, most of it the kernel looking up expression types by name, so fewer expressions is
-// faster). So the service chain keeps kube-proxy's place and role and ends in N rules that draw a fresh random
-// number each, endpoint i being taken by `numgen random mod (N-i) 0 goto endpoint-i` (the last unconditionally):
-// rule i sees what the i rules before it let through and takes 1/(N-i) of it, which is 1/N of the connections for
-// every endpoint, as iptables' statistic cascade does. An endpoint change rewrites that service's chain (N rules)
-// and adds or deletes one endpoint chain; no map holds per-endpoint state, so nothing grows with the cluster.
+// Why data maps and shared pick chains: a batch that adds a rule with a verdict, a jump or a DNAT, or a verdict map
+// element, makes the kernel revalidate every chain reachable from the base chains before it commits; with one chain
+// per service port and per endpoint (kube-proxy's shape, 60,000 chains at 10,000 Services) that alone took ~80 ms
+// for any endpoint change, and anonymous maps (kube-proxy's `numgen random mod N vmap { ... }`) grow the full load
+// quadratically (tests/bench/proxy_layouts_bench.cc). So a service port's endpoints are elements of one named data
+// map (`service-endpoints`: ClusterIP . proto . port . i -> address . port), and its dispatch element goes to the
+// chain shared by all ports with the same number N of endpoints, `pick-N`: `dnat ip to ip daddr . meta l4proto .
+// th dport . numgen random mod N map @service-endpoints`. Replacing an endpoint changes one data element (no
+// revalidation); a new N changes the dispatch element, which revalidates the few pick chains only. NodePorts work
+// the same way through `nodeport-endpoints`; hairpin traffic is found after DNAT by `ip saddr . ip daddr` in a set
+// of this node's endpoints. Services with ClientIP affinity (rare) keep a chain per endpoint, whose rule updates
+// the endpoint's affinity set (a dynamic set per endpoint is what remembers the client).
 #include "daemons/proxy/proxy_rules.h"
 
 #include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace kctl::proxy {
 
@@ -90,15 +90,21 @@ std::string affinity_set_name(const ServicePort& p, const Endpoint& e) {
 }
 
 bool is_service_port_object(const std::string& name) {
-  // The generated names all contain a '/', which no fixed name does (as in kube-proxy).
-  return name.find('/') != std::string::npos;
+  // The per-port names all contain a '/', which no fixed name does (as in kube-proxy); the pick chains' start so.
+  return name.find('/') != std::string::npos || name.rfind("pick-", 0) == 0;
 }
 
 bool same_value(const nft::Element& a, const nft::Element& b) {
   return a.verdict == b.verdict && a.chain == b.chain && a.data == b.data;
 }
 
-ServicePortObjects service_port_objects(const ServicePort& p, const ProxyConfig& config) {
+namespace {
+
+// A service port with ClientIP affinity: kube-proxy's chains. The service chain sends a client found in an
+// endpoint's affinity set to that endpoint's chain, and picks among the rest with a cascade of `numgen random mod
+// (N-i) 0 goto endpoint-i` rules (1/N each, as iptables' statistic cascade; no anonymous vmap, whose cost grows
+// with the table); the endpoint's chain refreshes the client in its set and DNATs.
+ServicePortObjects chained_port_objects(const ServicePort& p, const ProxyConfig& config) {
   ServicePortObjects out;
   std::vector<Endpoint> local;
   for (const auto& e : p.endpoints)
@@ -179,6 +185,113 @@ ServicePortObjects service_port_objects(const ServicePort& p, const ProxyConfig&
   return out;
 }
 
+}  // namespace
+
+std::string pick_chain_name(size_t n) { return "pick-" + std::to_string(n); }
+std::string external_pick_chain_name(size_t n) { return "pick-external-" + std::to_string(n); }
+std::string external_local_pick_chain_name(size_t n, size_t m) {
+  return "pick-external-local-" + std::to_string(n) + "-" + std::to_string(m);
+}
+
+namespace {
+
+// `dnat ip to <key> . numgen random mod N map @map`: the key's fields are loaded by `load` into R1 and the 32-bit
+// registers after it (`fields` of them), numgen after them; the element's address . port comes back in R1 and the
+// 32-bit register after it.
+nft::Rule pick_rule(nft::Rule r, bool node_port, size_t n, const char* map) {
+  if (node_port) r.load_l4proto_dport();
+  else r.load_daddr_l4proto_dport();
+  r.numgen_random(uint32_t(n), nft::reg32(node_port ? 2 : 3)).map(map, nft::Register::R1, nft::Register::R1);
+  r.dnat(nft::Register::R1, nft::reg32(1));
+  return r;
+}
+
+ServicePortObjects::Chain pick_chain(size_t n) {
+  std::string name = pick_chain_name(n);
+  ServicePortObjects::Chain c{name, {}};
+  c.rules.push_back(pick_rule(rule(name), false, n, names::kServiceEndpoints));
+  return c;
+}
+
+ServicePortObjects::Chain external_pick_chain(size_t n) {
+  std::string name = external_pick_chain_name(n);
+  ServicePortObjects::Chain c{name, {}};
+  // NodePort traffic may leave for another node: masquerade it so that the reply comes back here.
+  c.rules.push_back(std::move(rule(name).verdict(Verdict::Jump, names::kMarkForMasquerade)));
+  c.rules.push_back(pick_rule(rule(name), true, n, names::kNodePortEndpoints));
+  return c;
+}
+
+// externalTrafficPolicy Local: the client's address is kept, and only this node's M endpoints serve. Pods of this
+// node are not subject to the policy (kube-proxy's short-circuit): they reach any of the N endpoints.
+ServicePortObjects::Chain external_local_pick_chain(size_t n, size_t m, const ProxyConfig& config) {
+  std::string name = external_local_pick_chain_name(n, m);
+  ServicePortObjects::Chain c{name, {}};
+  if (config.cluster_cidr)
+    c.rules.push_back(pick_rule(std::move(rule(name).match_ip_saddr(*config.cluster_cidr)), true, n,
+                                names::kNodePortEndpoints));
+  if (m > 0) c.rules.push_back(pick_rule(rule(name), true, m, names::kNodePortLocalEndpoints));
+  return c;
+}
+
+std::vector<uint8_t> endpoint_value(const Endpoint& e) { return nft::Key().ipv4(e.ip).port(e.port).bytes(); }
+
+// Every other service port: elements of the data maps, and the pick chains they need.
+ServicePortObjects mapped_port_objects(const ServicePort& p, const ProxyConfig& config) {
+  ServicePortObjects out;
+  std::vector<Endpoint> local;
+  for (const auto& e : p.endpoints)
+    if (e.local) local.push_back(e);
+  bool any = !p.endpoints.empty();
+  const std::vector<Endpoint>& internal = p.internal_local ? local : p.endpoints;
+  const std::vector<Endpoint>& external = p.external_local ? local : p.endpoints;
+  auto reject = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Goto, names::kRejectChain}; };
+  auto drop = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Drop, ""}; };
+  auto fill = [&](const char* map, const nft::Key& prefix, const std::vector<Endpoint>& endpoints) {
+    for (size_t i = 0; i < endpoints.size(); ++i)
+      out.elements[map].push_back(
+          {nft::Key(prefix).number(uint32_t(i)), Verdict::Continue, "", endpoint_value(endpoints[i])});
+  };
+
+  if (!internal.empty()) {
+    out.shared_chains.push_back(pick_chain(internal.size()));
+    out.elements[names::kServiceIps].push_back({service_key(p), Verdict::Goto, pick_chain_name(internal.size())});
+    fill(names::kServiceEndpoints, service_key(p), internal);
+  } else {
+    // Nothing to dispatch to: reject (no endpoint anywhere: the client is told at once) or drop (a Local policy
+    // without an endpoint here, as kube-proxy does).
+    out.elements[names::kNoEndpointServices].push_back(any ? drop(service_key(p)) : reject(service_key(p)));
+  }
+  if (p.node_port) {
+    if (any) {
+      ServicePortObjects::Chain c = p.external_local
+                                        ? external_local_pick_chain(p.endpoints.size(), local.size(), config)
+                                        : external_pick_chain(p.endpoints.size());
+      out.elements[names::kServiceNodePorts].push_back({node_port_key(p), Verdict::Goto, c.name});
+      out.shared_chains.push_back(std::move(c));
+      fill(names::kNodePortEndpoints, node_port_key(p), p.endpoints);
+      if (p.external_local) fill(names::kNodePortLocalEndpoints, node_port_key(p), local);
+    }
+    if (external.empty())
+      out.elements[names::kNoEndpointNodePorts].push_back(any ? drop(node_port_key(p)) : reject(node_port_key(p)));
+  }
+  // Hairpin: a pod that reaches itself through the Service must see the reply come from the Service, which only a
+  // masquerade (to the bridge's address) achieves. Only a pod on this node can be the client and the endpoint at
+  // once.
+  for (const auto& e : p.endpoints)
+    if (e.local || e.node_unknown)
+      out.shared_elements[names::kHairpinEndpoints].push_back(nft::Key().ipv4(e.ip).ipv4(e.ip));
+  return out;
+}
+
+}  // namespace
+
+ServicePortObjects service_port_objects(const ServicePort& p, const ProxyConfig& config) {
+  ServicePortObjects out = p.affinity ? chained_port_objects(p, config) : mapped_port_objects(p, config);
+  out.shared_elements[names::kClusterIps].push_back(nft::Key().ipv4(p.cluster_ip));
+  return out;
+}
+
 void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flush) {
   tx.add_table(Family::Ipv4, kTable);
   using nft::DataType;
@@ -194,7 +307,31 @@ void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flu
            nft::Set{Family::Ipv4, kTable, names::kNoEndpointNodePorts, port_tuple, DataType::Verdict, false, 0,
                     "reject or drop traffic to node ports without endpoints"},
            nft::Set{Family::Ipv4, kTable, names::kClusterIps, {DataType::Ipv4Addr}, std::nullopt, false, 0,
-                    "active ClusterIPs"}}) {
+                    "active ClusterIPs"},
+           nft::Set{Family::Ipv4, kTable, names::kHairpinEndpoints, {DataType::Ipv4Addr, DataType::Ipv4Addr},
+                    std::nullopt, false, 0, "this node's endpoints: a pod reaching itself is masqueraded"}}) {
+    tx.add_set(s);
+    if (flush) tx.flush_set(Family::Ipv4, kTable, s.name);
+  }
+  // The endpoints the pick chains DNAT to. Declared by typeof: the numgen field has no type nft can name. The value
+  // is declared `ip daddr . tcp dport` though it holds UDP and SCTP ports as well (the same type, inet_service):
+  // nft 1.0.6 refuses to add a rule that DNATs through a map whose value is typeof `ip daddr . th dport` once the
+  // map is in the kernel ("conflicting protocols specified: ip vs. th").
+  // The key's modulus is nft's record only; each pick chain's rule has its own.
+  using nft::Field;
+  for (auto [name, key, comment] : {
+           std::tuple{names::kServiceEndpoints,
+                      std::vector<Field>{Field::IpDaddr, Field::L4Proto, Field::ThDport, Field::NumgenRandom},
+                      "ClusterIP . proto . port . i: the service port's endpoint i"},
+           std::tuple{names::kNodePortEndpoints,
+                      std::vector<Field>{Field::L4Proto, Field::ThDport, Field::NumgenRandom},
+                      "proto . nodePort . i: the service port's endpoint i"},
+           std::tuple{names::kNodePortLocalEndpoints,
+                      std::vector<Field>{Field::L4Proto, Field::ThDport, Field::NumgenRandom},
+                      "proto . nodePort . i: the service port's local endpoint i (externalTrafficPolicy Local)"}}) {
+    nft::Set s{Family::Ipv4, kTable, name, {}, std::nullopt, false, 0, comment};
+    s.key_typeof = key;
+    s.data_typeof = {Field::IpDaddr, Field::TcpDport};
     tx.add_set(s);
     if (flush) tx.flush_set(Family::Ipv4, kTable, s.name);
   }
@@ -213,7 +350,9 @@ void add_fixed_objects(nft::Transaction& tx, const ProxyConfig& config, bool flu
   const nft::Ipv4Prefix loopback = *nft::Ipv4Prefix::parse("127.0.0.0/8");
   chain(names::kMarkForMasquerade, rules(rule(names::kMarkForMasquerade).set_mark_or(kMasqueradeMark)));
   chain(names::kMasquerading,
-        rules(rule(names::kMasquerading).match_mark_bits_clear(kMasqueradeMark).verdict(Verdict::Return),
+        rules(rule(names::kMasquerading).match_ct_status_dnat().load_ip_saddr_daddr()
+                  .lookup(names::kHairpinEndpoints).verdict(Verdict::Jump, names::kMarkForMasquerade),
+              rule(names::kMasquerading).match_mark_bits_clear(kMasqueradeMark).verdict(Verdict::Return),
               rule(names::kMasquerading).set_mark_xor(kMasqueradeMark),
               rule(names::kMasquerading).masquerade_fully_random()));
   // TCP is refused with a reset, everything else with ICMP port unreachable (kube-proxy's `reject`). Both are

@@ -1,8 +1,7 @@
-// The shape of the proxy's nftables table `ip kctl`: kube-proxy's nftables mode (a verdict map keyed by
-// `ip daddr . meta l4proto . th dport` into one chain per service port, one chain per endpoint that DNATs and marks
-// hairpin traffic, NodePorts in a second map, reject for Services without endpoints and for ClusterIPs or ports
-// that are not allocated), with one change: the service chain picks its endpoint with a cascade of rules instead
-// of kube-proxy's `numgen random mod N vmap { ... }`. See proxy_rules.cc and docs/proxy.md for why.
+// The shape of the proxy's nftables table `ip kctl`: kube-proxy's dispatch (a verdict map keyed by `ip daddr . meta
+// l4proto . th dport`, NodePorts in a second map, reject for Services without endpoints and for ClusterIPs or ports
+// that are not allocated), but a service port's endpoints are elements of data maps that a few shared pick chains
+// DNAT through, so that an endpoint change is an element change. See proxy_rules.cc and docs/proxy.md for why.
 #pragma once
 
 #include <map>
@@ -26,6 +25,13 @@ inline constexpr const char* kServiceNodePorts = "service-nodeports";
 inline constexpr const char* kNoEndpointServices = "no-endpoint-services";
 inline constexpr const char* kNoEndpointNodePorts = "no-endpoint-nodeports";
 inline constexpr const char* kClusterIps = "cluster-ips";
+// The data maps the pick chains DNAT through: ClusterIP . proto . port . i (NodePorts: proto . nodePort . i) -> the
+// service port's endpoint i, address . port.
+inline constexpr const char* kServiceEndpoints = "service-endpoints";
+inline constexpr const char* kNodePortEndpoints = "nodeport-endpoints";
+inline constexpr const char* kNodePortLocalEndpoints = "nodeport-local-endpoints";
+// This node's endpoints as `address . address`: a connection DNATed from a pod to itself (hairpin) is masqueraded.
+inline constexpr const char* kHairpinEndpoints = "hairpin-endpoints";
 inline constexpr const char* kServices = "services";
 inline constexpr const char* kEndpointsCheck = "endpoints-check";
 inline constexpr const char* kClusterIpsCheck = "cluster-ips-check";
@@ -42,8 +48,9 @@ struct ProxyConfig {
   std::optional<nft::Ipv4Prefix> service_cidr;
 };
 
-// The chains of one service port, the elements it puts in the shared maps, and its affinity sets: everything a
-// change to that port rewrites. Chains come in the order they can be written (targets before what jumps to them).
+// The elements one service port puts in the maps (its dispatch, its endpoints), and for a port with ClientIP
+// affinity its chains and affinity sets: everything a change to that port rewrites. Chains come in the order they
+// can be written (targets before what jumps to them).
 struct ServicePortObjects {
   struct Chain {
     std::string name;
@@ -52,18 +59,28 @@ struct ServicePortObjects {
   std::vector<Chain> chains;
   std::vector<nft::Set> sets;
   std::map<std::string, std::vector<nft::Element>> elements;  // map name -> its elements
+  // What other service ports may want as well, kept while any does (the Proxier counts them): the pick chains and
+  // keys of shared sets (a ClusterIP in cluster-ips, a local endpoint in hairpin-endpoints).
+  std::vector<Chain> shared_chains;
+  std::map<std::string, std::vector<nft::Key>> shared_elements;  // set name -> its keys
 };
 
 ServicePortObjects service_port_objects(const ServicePort& port, const ProxyConfig& config);
 
-// The chain names of a service port, derived from it like kube-proxy's ("service-ULMVA6XW-default/web/tcp/http",
-// "endpoint-5OJB2KTY-default/web/tcp/http__10.244.1.5/8080").
+// The chain names of a service port with ClientIP affinity, derived from it like kube-proxy's
+// ("service-ULMVA6XW-default/web/tcp/http", "endpoint-5OJB2KTY-default/web/tcp/http__10.244.1.5/8080").
 std::string service_chain_name(const ServicePort& port);
 std::string local_chain_name(const ServicePort& port);
 std::string external_chain_name(const ServicePort& port);
 std::string endpoint_chain_name(const ServicePort& port, const Endpoint& endpoint);
 std::string affinity_set_name(const ServicePort& port, const Endpoint& endpoint);
-// Whether a chain or set of the table is per service port (and so removed once no port wants it).
+// The shared chains that DNAT to one of N endpoints (ClusterIP traffic, and NodePort traffic with
+// externalTrafficPolicy Cluster), and to one of N endpoints for this node's pods or one of M local ones for the
+// rest (NodePort traffic with externalTrafficPolicy Local): "pick-5", "pick-external-5", "pick-external-local-5-1".
+std::string pick_chain_name(size_t n);
+std::string external_pick_chain_name(size_t n);
+std::string external_local_pick_chain_name(size_t n, size_t m);
+// Whether a chain or set of the table is per service port or a pick chain (and so removed once nothing wants it).
 bool is_service_port_object(const std::string& name);
 
 // Adds to `tx` the table and its fixed part: base chains, the dispatch, check and masquerade chains, and the shared

@@ -86,17 +86,18 @@ class LocalClusterService : public LocalClusterFixture {
         if (item.contains(kind) && item[kind].value("name", "") == name) n += item[kind].value("elem", json::array()).size();
     return n;
   }
-  // The endpoint chains of the Service's port: one per endpoint (kube-proxy's nftables shape names them
-  // endpoint-<hash>-<namespace>/<service>/<protocol>/<port>__<ip>/<port>).
-  std::set<std::string> endpoint_chains(int i) {
+  // The endpoints a node's table sends default/mypods's port 80 to ("10.244.1.5/80"): the values of the elements of
+  // its data map `service-endpoints` under the Service's ClusterIP (ClusterIP . tcp . 80 . i -> address . port).
+  std::set<std::string> table_endpoints(int i) {
     std::set<std::string> out;
-    auto r = run({"ip", "netns", "exec", node(i), "nft", "-j", "list", "chains", "ip"});
+    std::string cluster_ip = client_->resource("services", "default").get("mypods")["spec"]["clusterIP"];
+    auto r = run({"ip", "netns", "exec", node(i), "nft", "-j", "list", "table", "ip", "kctl"});
     json t = json::parse(r.out, nullptr, false);
     for (const auto& item : t.value("nftables", json::array())) {
-      if (!item.contains("chain") || item["chain"].value("table", "") != "kctl") continue;
-      std::string name = item["chain"].value("name", "");
-      if (name.rfind("endpoint-", 0) == 0 && name.find("default/mypods/tcp/http__") != std::string::npos)
-        out.insert(name.substr(name.find("__") + 2));
+      if (!item.contains("map") || item["map"].value("name", "") != "service-endpoints") continue;
+      for (const auto& e : item["map"].value("elem", json::array()))
+        if (e.is_array() && e[0]["concat"][0] == cluster_ip && e[0]["concat"][2] == 80)
+          out.insert(e[1]["concat"][0].get<std::string>() + "/" + std::to_string(e[1]["concat"][1].get<int>()));
     }
     return out;
   }
@@ -174,20 +175,20 @@ TEST_F(LocalClusterService, MypodsByNameClusterIpAndNodePortSpreadScaleAndRefuse
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   ASSERT_TRUE(until([&] { return endpoint_ips().size() == 1; }, 30s)) << json(endpoint_ips()).dump();
   auto endpoints_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(until([&] { return endpoint_chains(1).size() == 1 && endpoint_chains(2).size() == 1; }, 10s))
-      << json(endpoint_chains(1)).dump() << log("kctl-proxy-" + node(1));
+  ASSERT_TRUE(until([&] { return table_endpoints(1).size() == 1 && table_endpoints(2).size() == 1; }, 10s))
+      << json(table_endpoints(1)).dump() << log("kctl-proxy-" + node(1));
   auto rules_at = std::chrono::steady_clock::now();
   std::cout << "scale 3 -> 1: endpoints after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(endpoints_at - before).count()
             << " ms, both nodes' rules "
             << std::chrono::duration_cast<std::chrono::milliseconds>(rules_at - endpoints_at).count()
             << " ms after that\n";
-  EXPECT_EQ(*endpoint_chains(1).begin(), *endpoint_ips().begin() + "/80");
+  EXPECT_EQ(*table_endpoints(1).begin(), *endpoint_ips().begin() + "/80");
 
   // No pod left: the ClusterIP refuses at once, from a pod and from the node itself.
   r = kctl({"scale", "--replicas=0", "rc/mypod"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  ASSERT_TRUE(until([&] { return endpoint_ips().empty() && endpoint_chains(2).empty(); }, 30s));
+  ASSERT_TRUE(until([&] { return endpoint_ips().empty() && table_endpoints(2).empty(); }, 30s));
   std::string err;
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(fetch_in("client", "http://" + cluster_ip + "/", &err), "");

@@ -115,6 +115,15 @@ TEST_F(NftablesTest, ARefusedTransactionChangesNothingAndNamesTheOperation) {
   err = writer_->commit(del);
   ASSERT_TRUE(err);
   EXPECT_EQ(err->message.rfind("delete table ip kctl-test-absent: No such file or directory", 0), 0u) << err->message;
+
+  // The writer keeps its socket: after refusals, its next commits take effect and are answered as their own.
+  ASSERT_FALSE(writer_->commit(masquerade_table("10.244.9.0/24", "10.244.0.0/16")));
+  EXPECT_NE(listing().find("10.244.9.0/24"), std::string::npos) << listing();
+  nft::Transaction flush;
+  flush.flush_chain(nft::Family::Ipv4, kTable, "missing-too");
+  err = writer_->commit(flush);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->message.rfind("flush chain ip kctl-test missing-too", 0), 0u) << err->message;
 }
 
 TEST_F(NftablesTest, RegularChainsJumpsAndDeletion) {
@@ -145,6 +154,50 @@ TEST_F(NftablesTest, RegularChainsJumpsAndDeletion) {
   del.delete_table(nft::Family::Ipv4, kTable);
   ASSERT_FALSE(writer_->commit(del));
   EXPECT_NE(run({"nft", "list", "table", "ip", kTable}).rc, 0);
+}
+
+// The proxy's pick chains: a data map declared by typeof (its key ends in numgen's plain integer, which nft's
+// `type` cannot name), filled with address . port values, and a DNAT through it; nft lists both as it would write
+// them, and loads that listing back.
+TEST_F(NftablesTest, ATypeofDataMapAndADnatThroughIt) {
+  nft::Transaction tx;
+  tx.replace_table(nft::Family::Ipv4, kTable);
+  nft::Set m{nft::Family::Ipv4, kTable, "endpoints", {}, std::nullopt};
+  m.key_typeof = {nft::Field::IpDaddr, nft::Field::L4Proto, nft::Field::ThDport, nft::Field::NumgenRandom};
+  m.data_typeof = {nft::Field::IpDaddr, nft::Field::TcpDport};
+  tx.add_set(m);
+  tx.add_set({nft::Family::Ipv4, kTable, "pairs", {nft::DataType::Ipv4Addr, nft::DataType::Ipv4Addr}, std::nullopt});
+  tx.add_elements(nft::Family::Ipv4, kTable, "endpoints",
+                  {{nft::Key().ipv4(0x0a600001).proto(6).port(80).number(1), nft::Verdict::Continue, "",
+                    nft::Key().ipv4(0x0af40105).port(8080).bytes()}});
+  tx.add_elements(nft::Family::Ipv4, kTable, "pairs", {{nft::Key().ipv4(0x0af40105).ipv4(0x0af40105)}});
+  tx.add_chain({nft::Family::Ipv4, kTable, "pick", std::nullopt});
+  tx.add_rule(nft::Rule(nft::Family::Ipv4, kTable, "pick")
+                  .load_daddr_l4proto_dport()
+                  .numgen_random(2, nft::reg32(3))
+                  .map("endpoints", nft::Register::R1, nft::Register::R1)
+                  .dnat(nft::Register::R1, nft::reg32(1)));
+  tx.add_chain({nft::Family::Ipv4, kTable, "post", std::nullopt});
+  tx.add_rule(nft::Rule(nft::Family::Ipv4, kTable, "post")
+                  .match_ct_status_dnat()
+                  .load_ip_saddr_daddr()
+                  .lookup("pairs")
+                  .verdict(nft::Verdict::Accept));
+  auto err = writer_->commit(tx);
+  ASSERT_FALSE(err) << err->message;
+  std::string text = listing();
+  EXPECT_NE(text.find("typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . tcp dport"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("10.96.0.1 . tcp . 80 . 1 : 10.244.1.5 . 8080"), std::string::npos) << text;
+  EXPECT_NE(text.find("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @endpoints"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("ct status dnat ip saddr . ip daddr @pairs accept"), std::string::npos) << text;
+  // nft loads its own listing of it (into a fresh table of another name).
+  std::string copy = text;
+  copy.replace(copy.find(kTable), std::string(kTable).size(), "kctl-test-copy");
+  auto r = run({"nft", "-f", "-"}, copy);
+  EXPECT_EQ(r.rc, 0) << r.err << copy;
+  run({"nft", "delete", "table", "ip", "kctl-test-copy"});
 }
 
 // The proxy commits thousands of rules in one sync: every one of them is acknowledged, none is lost.

@@ -130,7 +130,9 @@ class ProxyTest : public ::testing::Test {
                 {"metadata", {{"name", name}, {"namespace", "default"}}},
                 {"spec", {{"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}, {"targetPort", 8080}}}}}}};
     svc["spec"].merge_patch(spec);
-    return client_->resource("services", "default").create(svc);
+    json created = client_->resource("services", "default").create(svc);
+    cluster_ips_[name] = created["spec"]["clusterIP"];
+    return created;
   }
   // The EndpointSlice of Service `name`: the pods in `pods` (names of kPods), on `node` each (kNode by default).
   static json slice(const std::string& name, const std::vector<std::string>& pods,
@@ -195,14 +197,25 @@ class ProxyTest : public ::testing::Test {
         if (item.contains("chain")) out.insert(item["chain"]["name"].get<std::string>());
     return out;
   }
-  // The endpoint chains of default/NAME's port http, by the endpoint they DNAT to ("10.244.1.10/8080").
-  static std::set<std::string> endpoint_chains(const std::string& name) {
+  // The endpoints the table sends default/NAME's port 80 to ("10.244.1.10/8080"): the values of the elements of
+  // service-endpoints under its ClusterIP, and for a Service with ClientIP affinity its endpoint chains.
+  std::set<std::string> endpoints(const std::string& name) {
     std::set<std::string> out;
     std::string marker = "-default/" + name + "/tcp/http__";
     for (const auto& c : chains())
       if (c.rfind("endpoint-", 0) == 0 && c.find(marker) != std::string::npos)
         out.insert(c.substr(c.find(marker) + marker.size()));
+    for (const auto& e : elements("service-endpoints"))  // [{"concat": [ip, "tcp", 80, i]}, {"concat": [ip, port]}]
+      if (e.is_array() && e[0]["concat"][0] == cluster_ips_[name] && e[0]["concat"][2] == 80)
+        out.insert(e[1]["concat"][0].get<std::string>() + "/" + std::to_string(e[1]["concat"][1].get<int>()));
     return out;
+  }
+  // Whether chain `chain` has a rule with a `dnat` statement.
+  static bool dnats(const std::string& chain) {
+    for (const auto& r : rules(chain))
+      for (const auto& e : r)
+        if (e.contains("dnat")) return true;
+    return false;
   }
   // The elements of a set or map: each as nft's JSON shows it (a key, or [key, value] for a map).
   static std::vector<json> elements(const std::string& set) {
@@ -244,6 +257,7 @@ class ProxyTest : public ::testing::Test {
     return "";
   }
 
+  std::map<std::string, std::string> cluster_ips_;  // Service name -> its ClusterIP, from create_service
   std::unique_ptr<ApiServerProcess> server_;
   std::unique_ptr<api::Client> client_;
   std::string log_dir_;
@@ -263,20 +277,17 @@ TEST_F(ProxyTest, ClusterIpAnswersAndSpreadsOverItsEndpoints) {
   create_slice("web", {"p0", "p1", "p2"});
   start_proxy();
 
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 3; }, 20s)) << proxy_.log();
-  EXPECT_EQ(endpoint_chains("web"), (std::set<std::string>{"10.244.1.10/8080", "10.244.1.11/8080", "10.244.1.12/8080"}));
-  // The dispatch: ClusterIP . tcp . 80 goes to the Service's chain, and the ClusterIP is a known one.
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 3; }, 20s)) << proxy_.log();
+  EXPECT_EQ(endpoints("web"), (std::set<std::string>{"10.244.1.10/8080", "10.244.1.11/8080", "10.244.1.12/8080"}));
+  // The dispatch: ClusterIP . tcp . 80 goes to the chain that picks one of 3 endpoints from the data map, and the
+  // ClusterIP is a known one. No chain per Service or endpoint.
   json v = map_value("service-ips", ip, 80);
   ASSERT_TRUE(v.contains("goto")) << listing();
-  EXPECT_EQ(v["goto"]["target"], full_chain_name("service-", "-default/web/tcp/http"));
+  EXPECT_EQ(v["goto"]["target"], "pick-3");
+  EXPECT_TRUE(dnats("pick-3")) << listing();
+  EXPECT_EQ(full_chain_name("endpoint-", "/"), "") << listing();
+  EXPECT_EQ(full_chain_name("service-", "/"), "") << listing();
   EXPECT_TRUE(has_element("cluster-ips", ip)) << listing();
-  // Each endpoint chain DNATs to its pod.
-  std::string ep = full_chain_name("endpoint-", "__10.244.1.11/8080");
-  bool dnat = false;
-  for (const auto& r : rules(ep))
-    for (const auto& e : r)
-      if (e.contains("dnat")) dnat = e["dnat"]["addr"] == "10.244.1.11" && e["dnat"]["port"] == kTargetPort;
-  EXPECT_TRUE(dnat) << listing();
 
   // Every pod answers, from a pod and from the node itself.
   std::set<std::string> seen;
@@ -296,8 +307,12 @@ TEST_F(ProxyTest, NodePortAnswersOnTheNodesAddress) {
 
   ASSERT_TRUE(eventually([&] { return map_value("service-nodeports", "", node_port).contains("goto"); }, 20s))
       << proxy_.log() << listing();
-  EXPECT_EQ(map_value("service-nodeports", "", node_port)["goto"]["target"],
-            full_chain_name("external-", "-default/np/tcp/http"));
+  EXPECT_EQ(map_value("service-nodeports", "", node_port)["goto"]["target"], "pick-external-2");
+  EXPECT_TRUE(dnats("pick-external-2")) << listing();
+  size_t node_port_endpoints = 0;
+  for (const auto& e : elements("nodeport-endpoints"))
+    if (e[0]["concat"][1] == node_port) ++node_port_endpoints;
+  EXPECT_EQ(node_port_endpoints, 2u) << listing();
   std::set<std::string> seen;
   for (int i = 0; i < 60 && seen.size() < 2; ++i) seen.insert(answer("out", url(kNodeIp, node_port)));
   EXPECT_EQ(seen, (std::set<std::string>{"p0\n", "p1\n"})) << "from outside the cluster to the node's address";
@@ -313,10 +328,11 @@ TEST_F(ProxyTest, APodReachesItselfThroughItsService) {
   create_slice("self", {"p1"});
   start_proxy();
 
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("self").size() == 1; }, 20s)) << proxy_.log();
-  // The endpoint is on this node: its chain marks the pod's own traffic for masquerade.
+  ASSERT_TRUE(eventually([&] { return endpoints("self").size() == 1; }, 20s)) << proxy_.log();
+  // The endpoint is on this node: postrouting masquerades the pod's own traffic to itself after DNAT.
+  EXPECT_TRUE(has_element("hairpin-endpoints", json{{"concat", {"10.244.1.11", "10.244.1.11"}}})) << listing();
   bool marks = false;
-  for (const auto& r : rules(full_chain_name("endpoint-", "-default/self/tcp/http__10.244.1.11/8080")))
+  for (const auto& r : rules("masquerading"))
     for (const auto& e : r)
       if (e.contains("jump") && e["jump"]["target"] == "mark-for-masquerade") marks = true;
   EXPECT_TRUE(marks) << listing();
@@ -332,7 +348,7 @@ TEST_F(ProxyTest, NoEndpointsUnallocatedClusterIpsAndUnusedPortsAreRefusedAtOnce
   create_slice("web", {"p0"});
   start_proxy();
 
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 1; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 1; }, 20s)) << proxy_.log();
   json v = map_value("no-endpoint-services", empty_ip, 80);
   ASSERT_TRUE(v.contains("goto")) << listing();
   EXPECT_EQ(v["goto"]["target"], "reject-chain");
@@ -367,7 +383,7 @@ TEST_F(ProxyTest, SessionAffinityClientIpSticksToOneEndpoint) {
   create_slice("sticky", {"p0", "p1", "p2"});
   start_proxy();
 
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("sticky").size() == 3; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("sticky").size() == 3; }, 20s)) << proxy_.log();
   std::string first = answer("client", url(ip, 80));
   ASSERT_NE(first, "");
   EXPECT_EQ(answers("client", url(ip, 80), 15), std::set<std::string>{first}) << "every request to one pod";
@@ -414,6 +430,10 @@ TEST_F(ProxyTest, LocalTrafficPoliciesKeepTrafficOnThisNodesEndpoints) {
   std::set<std::string> seen;
   for (int i = 0; i < 60 && seen.size() < 2; ++i) seen.insert(answer("client", url(external["spec"]["clusterIP"], 80)));
   EXPECT_EQ(seen, (std::set<std::string>{"p0\n", "p1\n"}));
+  // In the table: the local endpoint only, for internal traffic; for external traffic a chain that picks one of
+  // both for this node's pods and the local one for the rest.
+  EXPECT_EQ(endpoints("ilocal"), std::set<std::string>{"10.244.1.10/8080"}) << listing();
+  EXPECT_EQ(map_value("service-nodeports", "", node_port)["goto"]["target"], "pick-external-local-2-1") << listing();
   // Local with endpoints only elsewhere: dropped, as kube-proxy does (not rejected: the Service has endpoints).
   EXPECT_TRUE(map_value("no-endpoint-services", remote_only["spec"]["clusterIP"], 80).contains("drop")) << listing();
 }
@@ -424,12 +444,13 @@ TEST_F(ProxyTest, ScalingEndpointsRewritesOnlyThatServicesRules) {
   std::string ip = web["spec"]["clusterIP"];
   create_slice("web", {"p0"});
   create_slice("other", {"p2"});
-  start_proxy("1h");  // no periodic full sync: it would rewrite every chain
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 1 && endpoint_chains("other").size() == 1; },
+  start_proxy("1h");  // no periodic full sync: it would rewrite every chain and element
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 1 && endpoints("other").size() == 1; },
                          20s))
       << proxy_.log();
-  std::string other_chain = full_chain_name("endpoint-", "-default/other/tcp/http__");
-  // The handles of a chain's rules: a rewrite (flush and add) gives them new ones.
+  // Both use pick-1. The handles of a chain's rules: a rewrite (flush and add) gives them new ones.
+  std::string other_chain = "pick-1";
+  json other_dispatch = map_value("service-ips", other["spec"]["clusterIP"], 80);
   auto handle_of = [&](const std::string& chain) {
     std::vector<int> handles;
     for (const auto& item : table())
@@ -441,7 +462,8 @@ TEST_F(ProxyTest, ScalingEndpointsRewritesOnlyThatServicesRules) {
 
   auto t0 = std::chrono::steady_clock::now();
   update_slice("web", {"p0", "p1", "p2"});
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 3; }, 10s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 3; }, 10s)) << proxy_.log();
+  EXPECT_EQ(map_value("service-ips", ip, 80)["goto"]["target"], "pick-3") << "made when a port needs it";
   std::cout << "scale 1 -> 3 endpoints in the table after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms (from the API update)\n";
@@ -450,14 +472,17 @@ TEST_F(ProxyTest, ScalingEndpointsRewritesOnlyThatServicesRules) {
   EXPECT_EQ(seen, (std::set<std::string>{"p0\n", "p1\n", "p2\n"}));
 
   update_slice("web", {"p2"});
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web") == std::set<std::string>{"10.244.1.12/8080"}; }, 10s))
+  ASSERT_TRUE(eventually([&] { return endpoints("web") == std::set<std::string>{"10.244.1.12/8080"}; }, 10s))
       << listing();
   EXPECT_EQ(answers("client", url(ip, 80), 10), std::set<std::string>{"p2\n"});
-  // The other Service's chain was left as it was: the same rules, not rewritten ones.
+  // The other Service's rules were left as they were: pick-1's rule not rewritten, its elements the same.
   EXPECT_EQ(handle_of(other_chain), other_handle);
+  EXPECT_EQ(map_value("service-ips", other["spec"]["clusterIP"], 80), other_dispatch);
+  EXPECT_EQ(endpoints("other"), std::set<std::string>{"10.244.1.12/8080"});
+  EXPECT_EQ(chains().count("pick-3"), 0u) << "gone once no port uses it";
 
   client_->resource("services", "default").remove("web");
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").empty(); }, 10s)) << listing();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").empty(); }, 10s)) << listing();
   EXPECT_FALSE(has_element("cluster-ips", ip));
   EXPECT_EQ(fetch("client", url(ip, 80)).rc, kCurlRefused) << "a deleted Service's address is refused";
 }
@@ -467,18 +492,18 @@ TEST_F(ProxyTest, TrafficKeepsFlowingWhileTheProxyRestarts) {
   std::string ip = svc["spec"]["clusterIP"];
   create_slice("web", {"p0", "p1"});
   start_proxy();
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 2; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 2; }, 20s)) << proxy_.log();
 
   proxy_.stop();  // SIGTERM
   EXPECT_NE(proxy_.log().find("stays"), std::string::npos) << proxy_.log();
-  EXPECT_EQ(endpoint_chains("web").size(), 2u) << "the table stays when the proxy stops";
+  EXPECT_EQ(endpoints("web").size(), 2u) << "the table stays when the proxy stops";
   for (int i = 0; i < 10; ++i) EXPECT_NE(answer("client", url(ip, 80)), "") << "request " << i << " in the gap";
 
   // A change while nobody watches, and a Service deleted meanwhile: the restarted proxy's first sync catches up.
   update_slice("web", {"p2"});
   json gone = create_service("gone");
   start_proxy();
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web") == std::set<std::string>{"10.244.1.12/8080"}; }, 20s))
+  ASSERT_TRUE(eventually([&] { return endpoints("web") == std::set<std::string>{"10.244.1.12/8080"}; }, 20s))
       << proxy_.log() << listing();
   EXPECT_EQ(answers("client", url(ip, 80), 5), std::set<std::string>{"p2\n"});
   EXPECT_TRUE(map_value("no-endpoint-services", gone["spec"]["clusterIP"], 80).contains("goto"));
@@ -489,7 +514,7 @@ TEST_F(ProxyTest, DriftIsRepairedByTheSyncPeriod) {
   std::string ip = svc["spec"]["clusterIP"];
   create_slice("web", {"p0", "p1"});
   start_proxy("1s");
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 2; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 2; }, 20s)) << proxy_.log();
 
   // Every rule gone (the chains, sets and elements stay). Whether the next period has come already is not
   // asserted here: BusShowsTheProxyAndSyncRepairsDriftAtOnce sees the flushed table, without a period.
@@ -498,14 +523,11 @@ TEST_F(ProxyTest, DriftIsRepairedByTheSyncPeriod) {
       << listing();
   EXPECT_NE(answer("client", url(ip, 80)), "");
 
-  // An endpoint chain deleted by hand (what jumps to it emptied first, as nft insists).
-  std::string service_chain = full_chain_name("service-", "-default/web/tcp/http");
-  std::string ep = full_chain_name("endpoint-", "-default/web/tcp/http__10.244.1.10/8080");
-  must({"nft", "flush", "chain", "ip", "kctl", service_chain});
-  must({"nft", "delete", "chain", "ip", "kctl", ep});
-  ASSERT_EQ(endpoint_chains("web").size(), 1u);
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 2 && !rules(service_chain).empty(); }, 20s))
-      << listing();
+  // An endpoint's element deleted by hand, and the pick chain emptied.
+  must({"nft", "delete", "element", "ip", "kctl", "service-endpoints", "{", ip + " . tcp . 80 . 0", "}"});
+  must({"nft", "flush", "chain", "ip", "kctl", "pick-2"});
+  ASSERT_EQ(endpoints("web").size(), 1u);
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 2 && dnats("pick-2"); }, 20s)) << listing();
   std::set<std::string> seen;
   for (int i = 0; i < 60 && seen.size() < 2; ++i) seen.insert(answer("client", url(ip, 80)));
   EXPECT_EQ(seen, (std::set<std::string>{"p0\n", "p1\n"}));
@@ -518,7 +540,7 @@ TEST_F(ProxyTest, BusShowsTheProxyAndSyncRepairsDriftAtOnce) {
   create_service("empty");
   create_slice("web", {"p0", "p1", "p2"});
   start_proxy("1h", "--dbus-address=" + bus.address());  // no periodic repair during the test
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 3; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 3; }, 20s)) << proxy_.log();
 
   auto busctl = [&](std::vector<std::string> args, bool as_nobody = false) {
     std::vector<std::string> argv = {"busctl", "--address=" + bus.address()};
@@ -544,14 +566,14 @@ TEST_F(ProxyTest, BusShowsTheProxyAndSyncRepairsDriftAtOnce) {
   EXPECT_NE(introspect.out.find(".Sync"), std::string::npos) << introspect.out;
 
   // Drift: the table flushed by hand. Sync() returns once the repairing sync is committed.
-  std::string ep = full_chain_name("endpoint-", "-default/web/tcp/http__10.244.1.10/8080");
+  std::string ep = "pick-3";
   must({"nft", "flush", "table", "ip", "kctl"});
   ASSERT_TRUE(rules(ep).empty()) << listing();  // (nft flushes the rules; the maps keep their elements)
   ASSERT_TRUE(rules("services").empty());
   EXPECT_NE(fetch("client", url(ip, 80)).rc, 0) << "nothing DNATs any more";
   auto synced = busctl({"call", "org.kctl.Proxy1", "/org/kctl/Proxy1", "org.kctl.Proxy1", "Sync"});
   ASSERT_EQ(synced.rc, 0) << synced.err;
-  EXPECT_EQ(endpoint_chains("web").size(), 3u) << listing();
+  EXPECT_EQ(endpoints("web").size(), 3u) << listing();
   EXPECT_FALSE(rules(ep).empty()) << listing();
   EXPECT_FALSE(rules("services").empty());
   EXPECT_TRUE(map_value("service-ips", ip, 80).contains("goto")) << listing();
@@ -569,7 +591,7 @@ TEST_F(ProxyTest, CleanupRemovesTheTableAndTheRoute) {
   json svc = create_service("web");
   create_slice("web", {"p0"});
   start_proxy();
-  ASSERT_TRUE(eventually([&] { return endpoint_chains("web").size() == 1; }, 20s)) << proxy_.log();
+  ASSERT_TRUE(eventually([&] { return endpoints("web").size() == 1; }, 20s)) << proxy_.log();
   ASSERT_TRUE(eventually([&] { return run({"ip", "route", "show", "10.96.0.0/12"}).out.find("kctl0") !=
                                       std::string::npos; }, 10s))
       << "the service range is routed onto the bridge";

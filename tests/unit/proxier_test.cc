@@ -1,6 +1,6 @@
 // kctl-proxy's rules without a kernel: Service and EndpointSlice objects into ServicePorts (readiness, locality,
 // policies), and the batches the Proxier commits (through a fake nftables writer): a change to one Service touches
-// only its own chains and elements, a full sync removes what nothing wants any more and nothing it does not own.
+// only its own elements (and pick chains), a full sync removes what nothing wants any more and nothing it does not own.
 #include <algorithm>
 #include <cerrno>
 
@@ -107,7 +107,13 @@ TEST(ServicePortsTest, PoliciesAffinityAndServicesWithoutRules) {
   EXPECT_TRUE(service_ports(service("ext", {{"type", "ExternalName"}}), {}, "node-1").empty());
 }
 
-TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
+// The position of the first operation that starts with `prefix` (ops.size() when none).
+size_t position(const std::vector<std::string>& ops, const std::string& prefix) {
+  return size_t(std::find_if(ops.begin(), ops.end(), [&](const std::string& op) { return op.rfind(prefix, 0) == 0; }) -
+                ops.begin());
+}
+
+TEST(ProxierTest, AnEndpointChangeIsOnlyElementsOfThatService) {
   FakeWriter writer;
   Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
   auto a = service("a"), b = service("b", {{"clusterIP", "10.96.0.11"}});
@@ -118,28 +124,19 @@ TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
   ASSERT_FALSE(proxier.full_sync(all));
   EXPECT_EQ(proxier.services(), 2u);
   EXPECT_EQ(proxier.endpoints(), 3u);
+  const auto& full = writer.committed.back();
+  EXPECT_TRUE(mentions(full, "add chain ip kctl pick-2"));
+  EXPECT_TRUE(mentions(full, "add chain ip kctl pick-1"));
+  EXPECT_FALSE(mentions(full, "add chain ip kctl endpoint-")) << "no chain per endpoint";
+  EXPECT_FALSE(mentions(full, "add chain ip kctl service-")) << "no chain per service port";
 
+  // One endpoint replaced: the same number of endpoints, so only the data map's element changes.
   ServiceMap change;
   change["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
                                                       endpoint("10.244.3.5", "node-3", true)})}, "node-1");
   ASSERT_FALSE(proxier.partial_sync(change));
-  const auto& ops = writer.committed.back();
-  EXPECT_FALSE(mentions(ops, "default/b/")) << "Service b is left alone";
-  EXPECT_FALSE(mentions(ops, "service-ips")) << "a's map element is unchanged (same ClusterIP, same chain)";
-  EXPECT_FALSE(mentions(ops, "add table"));
-  EXPECT_TRUE(mentions(ops, "add chain ip kctl endpoint-"));
-  EXPECT_TRUE(mentions(ops, "default/a/tcp/http__10.244.3.5/8080")) << "the new endpoint's chain is written";
-  EXPECT_FALSE(mentions(ops, "default/a/tcp/http__10.244.1.5/8080")) << "the kept endpoint's chain is left alone";
-  EXPECT_TRUE(mentions(ops, "flush chain ip kctl service-")) << "the service chain picks from the new endpoints";
-  std::string gone = "default/a/tcp/http__10.244.2.5/8080";
-  auto del = std::find_if(ops.begin(), ops.end(), [&](const std::string& op) {
-    return op.rfind("delete chain", 0) == 0 && op.find(gone) != std::string::npos;
-  });
-  ASSERT_NE(del, ops.end()) << "the replaced endpoint's chain is deleted";
-  auto flush = std::find_if(ops.begin(), ops.end(), [&](const std::string& op) {
-    return op.rfind("flush chain", 0) == 0 && op.find(gone) != std::string::npos;
-  });
-  EXPECT_LT(flush, del) << "emptied before it is deleted";
+  EXPECT_EQ(writer.committed.back(), (std::vector<std::string>{"delete element ip kctl service-endpoints",
+                                                               "add element ip kctl service-endpoints"}));
   EXPECT_EQ(proxier.endpoints(), 3u);
 
   // The same objects again (an informer resync): nothing to write, no batch.
@@ -148,20 +145,102 @@ TEST(ProxierTest, AOneEndpointChangeTouchesOnlyThatServicesChainsAndElements) {
   EXPECT_EQ(writer.committed.size(), batches);
   EXPECT_EQ(proxier.last_operations(), 0u);
 
-  // A Service deleted: its element leaves the dispatch map and its ClusterIP the cluster-ips set.
+  // A third endpoint: the dispatch element goes to pick-3, made first; pick-2, which no port uses any more, goes
+  // after the element that named it.
+  change["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
+                                                      endpoint("10.244.3.5", "node-3", true),
+                                                      endpoint("10.244.4.5", "node-4", true)})}, "node-1");
+  ASSERT_FALSE(proxier.partial_sync(change));
+  const auto& grown = writer.committed.back();
+  EXPECT_FALSE(mentions(grown, "default/b/"));
+  EXPECT_LT(position(grown, "add chain ip kctl pick-3"), position(grown, "add element ip kctl service-ips"));
+  EXPECT_LT(position(grown, "add rule ip kctl pick-3"), position(grown, "add element ip kctl service-ips"));
+  EXPECT_LT(position(grown, "delete element ip kctl service-ips"), position(grown, "delete chain ip kctl pick-2"));
+  EXPECT_LT(position(grown, "flush chain ip kctl pick-2"), position(grown, "delete chain ip kctl pick-2"));
+  EXPECT_TRUE(mentions(grown, "add element ip kctl service-endpoints"));
+  EXPECT_FALSE(mentions(grown, "pick-1")) << "b still uses pick-1";
+
+  // A Service deleted: its elements leave the dispatch and data maps, its ClusterIP the cluster-ips set, and the
+  // pick chain only it used goes.
   ASSERT_FALSE(proxier.partial_sync({{"default/b", {}}}));
   const auto& removed = writer.committed.back();
   EXPECT_TRUE(mentions(removed, "delete element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(removed, "delete element ip kctl service-endpoints"));
   EXPECT_TRUE(mentions(removed, "delete element ip kctl cluster-ips"));
-  EXPECT_TRUE(mentions(removed, "delete chain ip kctl endpoint-"));
+  EXPECT_TRUE(mentions(removed, "delete element ip kctl hairpin-endpoints")) << "10.244.1.9 was b's alone";
+  EXPECT_TRUE(mentions(removed, "delete chain ip kctl pick-1"));
   EXPECT_EQ(proxier.services(), 1u);
+}
+
+TEST(ProxierTest, SharedElementsStayWhileAnyServiceUsesThem) {
+  FakeWriter writer;
+  Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
+  // Two Services with the same pod on this node: one hairpin element, one pick-1 chain, both counted twice.
+  auto a = service("a"), b = service("b", {{"clusterIP", "10.96.0.11"}});
+  ServiceMap all;
+  all["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true)})}, "node-1");
+  all["default/b"] = service_ports(b, {slice("b", {endpoint("10.244.1.5", "node-1", true)})}, "node-1");
+  ASSERT_FALSE(proxier.full_sync(all));
+  ASSERT_FALSE(proxier.partial_sync({{"default/b", {}}}));
+  const auto& removed = writer.committed.back();
+  EXPECT_FALSE(mentions(removed, "hairpin-endpoints")) << "a still DNATs to 10.244.1.5";
+  EXPECT_FALSE(mentions(removed, "pick-1")) << "a still uses pick-1";
+  ASSERT_FALSE(proxier.partial_sync({{"default/a", {}}}));
+  EXPECT_TRUE(mentions(writer.committed.back(), "delete element ip kctl hairpin-endpoints"));
+  EXPECT_TRUE(mentions(writer.committed.back(), "delete chain ip kctl pick-1"));
+}
+
+TEST(ProxierTest, ClientIpAffinityKeepsAChainPerEndpoint) {
+  FakeWriter writer;
+  Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
+  auto a = service("a", {{"sessionAffinity", "ClientIP"}});
+  ServiceMap all;
+  all["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
+                                                   endpoint("10.244.2.5", "node-2", true)})}, "node-1");
+  ASSERT_FALSE(proxier.full_sync(all));
+  const auto& full = writer.committed.back();
+  EXPECT_TRUE(mentions(full, "add chain ip kctl service-"));
+  EXPECT_TRUE(mentions(full, "add chain ip kctl endpoint-"));
+  EXPECT_TRUE(mentions(full, "add set ip kctl affinity-"));
+  EXPECT_FALSE(mentions(full, "add chain ip kctl pick-"));
+  // One endpoint replaced: its chain and set come, the old ones go, the kept endpoint's chain stays.
+  ServiceMap change;
+  change["default/a"] = service_ports(a, {slice("a", {endpoint("10.244.1.5", "node-1", true),
+                                                      endpoint("10.244.3.5", "node-3", true)})}, "node-1");
+  ASSERT_FALSE(proxier.partial_sync(change));
+  const auto& ops = writer.committed.back();
+  EXPECT_TRUE(mentions(ops, "default/a/tcp/http__10.244.3.5/8080"));
+  EXPECT_FALSE(mentions(ops, "default/a/tcp/http__10.244.1.5/8080"));
+  EXPECT_TRUE(mentions(ops, "delete chain ip kctl endpoint-"));
+}
+
+TEST(ProxierTest, AServiceChangesLayoutWhenItsAffinityDoes) {
+  FakeWriter writer;
+  Proxier proxier(writer, {nft::Ipv4Prefix::parse("10.244.0.0/16"), nft::Ipv4Prefix::parse("10.96.0.0/12")});
+  auto endpoints = slice("a", {endpoint("10.244.1.5", "node-1", true), endpoint("10.244.2.5", "node-2", true)});
+  ASSERT_FALSE(proxier.full_sync({{"default/a", service_ports(service("a"), {endpoints}, "node-1")}}));
+  // ClientIP affinity: its chains come before the dispatch element names them, the data elements go.
+  auto sticky = service("a", {{"sessionAffinity", "ClientIP"}});
+  ASSERT_FALSE(proxier.partial_sync({{"default/a", service_ports(sticky, {endpoints}, "node-1")}}));
+  const auto& on = writer.committed.back();
+  EXPECT_LT(position(on, "add chain ip kctl service-"), position(on, "add element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(on, "delete element ip kctl service-endpoints"));
+  EXPECT_TRUE(mentions(on, "delete chain ip kctl pick-2"));
+  EXPECT_LT(position(on, "delete element ip kctl service-ips"), position(on, "delete chain ip kctl pick-2"));
+  // And back: the chains go after the element that named them.
+  ASSERT_FALSE(proxier.partial_sync({{"default/a", service_ports(service("a"), {endpoints}, "node-1")}}));
+  const auto& off = writer.committed.back();
+  EXPECT_LT(position(off, "add chain ip kctl pick-2"), position(off, "add element ip kctl service-ips"));
+  EXPECT_TRUE(mentions(off, "add element ip kctl service-endpoints"));
+  EXPECT_LT(position(off, "delete element ip kctl service-ips"), position(off, "delete chain ip kctl service-"));
+  EXPECT_TRUE(mentions(off, "delete set ip kctl affinity-"));
 }
 
 TEST(ProxierTest, AFullSyncRemovesStaleChainsAndSetsButNothingItDoesNotOwn) {
   FakeWriter writer;
   writer.contents.exists = true;
   writer.contents.chains = {"services", "nat-prerouting", "service-AAAAAAAA-default/gone/tcp/http",
-                            "endpoint-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"};
+                            "endpoint-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080", "pick-7"};
   writer.contents.sets = {"service-ips", "affinity-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"};
   Proxier proxier(writer, {});
   ASSERT_FALSE(proxier.full_sync({}));
@@ -169,6 +248,7 @@ TEST(ProxierTest, AFullSyncRemovesStaleChainsAndSetsButNothingItDoesNotOwn) {
   EXPECT_TRUE(mentions(ops, "delete chain ip kctl service-AAAAAAAA-default/gone/tcp/http"));
   EXPECT_TRUE(mentions(ops, "delete chain ip kctl endpoint-AAAAAAAA-default/gone/tcp/http__10.244.1.5/8080"));
   EXPECT_TRUE(mentions(ops, "delete set ip kctl affinity-AAAAAAAA-default/gone"));
+  EXPECT_TRUE(mentions(ops, "delete chain ip kctl pick-7")) << "a pick chain no port uses";
   EXPECT_FALSE(mentions(ops, "delete chain ip kctl services"));
   EXPECT_FALSE(mentions(ops, "delete chain ip kctl nat-prerouting"));
   EXPECT_FALSE(mentions(ops, "delete table"));
