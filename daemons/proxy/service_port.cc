@@ -2,8 +2,6 @@
 // slice port of the same name and protocol, ready ones first choice, serving terminating ones when nothing is ready.
 #include "daemons/proxy/service_port.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <set>
 
@@ -38,20 +36,6 @@ uint8_t protocol_number(const std::string& p) {
 }
 
 }  // namespace
-
-bool parse_ipv4(const std::string& text, uint32_t& out) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return false;
-  out = ntohl(a.s_addr);
-  return true;
-}
-
-std::string format_ipv4(uint32_t address) {
-  in_addr a{htonl(address)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
 
 std::string Endpoint::to_string() const { return format_ipv4(ip) + ":" + std::to_string(port); }
 

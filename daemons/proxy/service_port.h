@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/informer.h"
+#include "api/ipv4.h"
 
 namespace kctl::proxy {
 
@@ -51,8 +52,7 @@ struct ServicePort {
 std::vector<ServicePort> service_ports(const nlohmann::json& service, const std::vector<api::ObjectPtr>& slices,
                                        const std::string& node_name);
 
-// "10.96.0.1" -> host byte order; false when not an IPv4 address.
-bool parse_ipv4(const std::string& text, uint32_t& out);
-std::string format_ipv4(uint32_t address);
+using api::format_ipv4;
+using api::parse_ipv4;
 
 }  // namespace kctl::proxy
