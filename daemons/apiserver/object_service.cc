@@ -22,7 +22,9 @@ namespace {
 
 // A writer that keeps losing the compare-and-swap race gives up after this many rounds (kube-apiserver retries
 // without bound but each round re-reads; a bound turns a livelock into a visible 409).
-constexpr int kMaxUpdateRetries = 16;
+// A write that names no resourceVersion is retried on conflict until it applies (kube-apiserver's GuaranteedUpdate
+// loops without a bound); this bound only stops a pathological storm.
+constexpr int kMaxUpdateRetries = 1000;
 constexpr int kGenerateNameRetries = 8;
 // generateName suffixes use Kubernetes' alphabet (no vowels, no confusable digits) and length.
 constexpr char kNameAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
