@@ -1,0 +1,82 @@
+// Certificates made with OpenSSL's C API: a self-signed CA, serving and client certificates it signs, the checks
+// that decide whether one is still good, and the cluster PKI the apiserver keeps under its data directory.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kctl::pki {
+
+// A key or certificate that cannot be made, read or written.
+class PkiError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A certificate and its private key, both PEM (the key as PKCS#8).
+struct KeyPair {
+  std::string cert_pem, key_pem;
+};
+
+struct Subject {
+  std::string common_name;                 // Kubernetes reads it as the user name of a client certificate
+  std::vector<std::string> organizations;  // ... and these as its groups
+};
+
+// What a serving certificate is valid for.
+struct AltNames {
+  std::vector<std::string> dns;  // host names
+  std::vector<std::string> ips;  // IPv4 or IPv6 addresses as text
+};
+
+enum class Usage { Server, Client };
+
+// Validity, as kubeadm gives it: ten years for the CA, one year for what it signs.
+inline constexpr int kCaValidityDays = 3650;
+inline constexpr int kLeafValidityDays = 365;
+
+// A new self-signed CA (CA:TRUE, keyCertSign) with an ECDSA P-256 key.
+KeyPair make_ca(const std::string& common_name, int days = kCaValidityDays);
+// A new ECDSA P-256 key and a certificate for it signed by `ca`: serverAuth with `names` as its SANs, or
+// clientAuth. Throws PkiError, e.g. for a name that is neither an address nor a host name.
+KeyPair issue(const KeyPair& ca, const Subject& subject, Usage usage, const AltNames& names,
+              int days = kLeafValidityDays);
+
+// Why `cert_pem` is not a good certificate of `usage` from `ca_pem` right now (it does not parse, is not signed by
+// that CA, has expired, lacks the extended key usage); "" when it is one.
+std::string verify_problem(const std::string& cert_pem, const std::string& ca_pem, Usage usage);
+// The names of `wanted` the certificate is not valid for (empty when it covers them all).
+std::vector<std::string> missing_names(const std::string& cert_pem, const AltNames& wanted);
+// The SANs of a certificate, as text.
+AltNames alt_names(const std::string& cert_pem);
+// The subject of a certificate (CN and O).
+Subject subject(const std::string& cert_pem);
+
+// Reads a PEM file (at most 1 MiB); throws PkiError.
+std::string read_pem(const std::string& path);
+// Writes a file atomically (a temporary file in the same directory, then a rename) with `mode`; throws PkiError.
+void write_file(const std::string& path, const std::string& data, unsigned mode);
+
+// The apiserver's PKI under DIR (DATA_DIR/pki), kubeadm's names: ca.crt/ca.key, apiserver.crt/apiserver.key,
+// admin.crt/admin.key. Keys are 0600, certificates 0644, DIR 0700.
+struct ClusterPkiFiles {
+  explicit ClusterPkiFiles(const std::string& dir);
+  std::string dir, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key;
+};
+
+// The subjects: the CA is "kubernetes" (kubeadm's), the serving certificate "kube-apiserver", the admin
+// "kubernetes-admin" in group system:masters.
+inline constexpr const char* kCaCommonName = "kubernetes";
+inline constexpr const char* kServingCommonName = "kube-apiserver";
+inline constexpr const char* kAdminCommonName = "kubernetes-admin";
+inline constexpr const char* kAdminGroup = "system:masters";
+
+// Makes what is missing and keeps what is there: a CA when neither ca.crt nor ca.key exists; a serving
+// certificate when there is none, or when the one there is not good (see verify_problem) or does not cover
+// `serving_names`; the same for the admin client certificate. Re-issued certificates come from the existing CA.
+// Returns what it did, one sentence per change, for the daemon to log. Throws PkiError (e.g. ca.crt without
+// ca.key when something must be signed).
+std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names);
+
+}  // namespace kctl::pki
