@@ -119,7 +119,7 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
       {"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus"), "", ""},
       {"kctl-apiserver",
        {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
-        "--insecure-port=" + std::to_string(options_.api_port), "--dbus-address=" + bus_address()},
+        "--insecure-port=" + std::to_string(options_.api_port), "--secure-port=0", "--dbus-address=" + bus_address()},
        "", "", ""},
       // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus).
       {"kctl-controller-manager",

@@ -10,6 +10,7 @@
 
 #include "api/codec.h"
 #include "api/protobuf.h"
+#include "daemons/apiserver/cluster_pki.h"
 
 namespace kctl::apiserver {
 
@@ -155,10 +156,11 @@ void ApiServer::start() {
   ho.max_connections = options_.max_connections;
   server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
   port_ = server_->listen(options_.bind_address, options_.port);
-  if (!options_.tls_cert_file.empty() || !options_.tls_private_key_file.empty()) {
+  if (options_.secure_port != 0) {
+    http::TlsServerOptions tls{options_.tls_cert_file, options_.tls_private_key_file, options_.client_ca_file};
+    if (tls.cert_file.empty() && tls.key_file.empty()) use_cluster_pki(tls);
     try {
-      ho.tls = http::TlsContext::for_server(
-          {options_.tls_cert_file, options_.tls_private_key_file, options_.client_ca_file});
+      ho.tls = http::TlsContext::for_server(tls);
     } catch (const http::TlsError& e) {
       throw std::runtime_error(std::string("cannot serve HTTPS: ") + e.what());
     }
@@ -174,6 +176,44 @@ void ApiServer::start() {
   server_->start();
   if (secure_server_) secure_server_->start();
   compactor_ = std::thread([this] { compaction_loop(); });
+}
+
+void ApiServer::use_cluster_pki(http::TlsServerOptions& tls) {
+  namespace fs = std::filesystem;
+  pki::ClusterPkiFiles files((fs::path(options_.data_dir) / "pki").string());
+  const std::string& bind = options_.secure_bind_address;
+  bool any_address = bind.empty() || bind == "0.0.0.0" || bind == "::";
+  // The addresses clients can reach HTTPS on: every one of the host's, or the one it is bound to.
+  std::vector<std::string> node = {options_.advertise_address};
+  if (any_address) {
+    for (const auto& a : host_addresses()) node.push_back(a);
+  } else {
+    node.push_back(bind);
+  }
+  // The admin reaches the apiserver on this host: on 127.0.0.1 unless it serves on one other address only.
+  std::string host = any_address ? "127.0.0.1" : bind;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  try {
+    pki_changes_ = pki::ensure_cluster_pki(files, serving_alt_names(allocator_->first_ip(), node));
+    std::string config = admin_kubeconfig(files, "https://" + host + ":" + std::to_string(options_.secure_port));
+    std::string path = (fs::path(options_.data_dir) / "admin.kubeconfig").string();
+    // Written again only when it would change (a new port, a re-issued certificate), and 0600: it holds a key.
+    bool same = false;
+    try {
+      same = fs::exists(path) && pki::read_pem(path) == config;
+    } catch (const pki::PkiError&) {
+    }
+    if (!same) {
+      pki::write_file(path, config, 0600);
+      pki_changes_.push_back("wrote the admin kubeconfig " + path);
+    }
+    admin_kubeconfig_path_ = path;
+  } catch (const pki::PkiError& e) {
+    throw std::runtime_error(std::string("cannot set up the cluster PKI in ") + files.dir + ": " + e.what());
+  }
+  tls.cert_file = files.serving_cert;
+  tls.key_file = files.serving_key;
+  if (tls.client_ca_file.empty()) tls.client_ca_file = files.ca_cert;
 }
 
 void ApiServer::stop() {

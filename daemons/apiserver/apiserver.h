@@ -25,10 +25,11 @@ struct ApiServerOptions {
   int compaction_interval_seconds = 300;  // history older than one interval is compacted (kube-apiserver: 5m)
   size_t watch_history_events = 10000;
   size_t max_connections = 4096;
-  // HTTPS, served when a serving certificate is given (--tls-cert-file, --tls-private-key-file); the generated
-  // cluster PKI comes with the security work.
+  // HTTPS on --secure-port (0: not served, as with kube-apiserver) with the serving certificate of --tls-cert-file
+  // and --tls-private-key-file; without them, with the apiserver's own PKI under DATA_DIR/pki (made at the first
+  // start, see cluster_pki.h), whose CA is then also the client CA unless --client-ca-file names one.
   std::string secure_bind_address = "0.0.0.0";  // --bind-address
-  int secure_port = 6443;                        // --secure-port; 0 picks a free port
+  int secure_port = 6443;                        // --secure-port
   std::string tls_cert_file, tls_private_key_file, client_ca_file;
 };
 
@@ -56,6 +57,10 @@ class ApiServer {
   // D-Bus properties.
   std::vector<std::string> listen_addresses() const;
   std::string storage_path() const;
+  // With the apiserver's own PKI: DATA_DIR/admin.kubeconfig, and what start() made or re-issued under DATA_DIR/pki
+  // (one sentence each, for the daemon to log). Empty otherwise.
+  const std::string& admin_kubeconfig_path() const { return admin_kubeconfig_path_; }
+  const std::vector<std::string>& pki_changes() const { return pki_changes_; }
   ObjectService& objects() { return *objects_; }
   SqliteStore& store() { return *store_; }
 
@@ -80,6 +85,8 @@ class ApiServer {
   void serve_pod_upgrade(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
   void compaction_loop();
+  // Makes or checks DATA_DIR/pki and points `tls` at it; writes admin.kubeconfig. Throws std::runtime_error.
+  void use_cluster_pki(http::TlsServerOptions& tls);
   ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;
 
   ApiServerOptions options_;
@@ -89,6 +96,8 @@ class ApiServer {
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
+  std::string admin_kubeconfig_path_;
+  std::vector<std::string> pki_changes_;
   std::thread compactor_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -1,5 +1,5 @@
-// kctl-apiserver: flags (named as kube-apiserver names them), start (HTTP, then D-Bus), READY=1, and a clean stop
-// on SIGTERM.
+// kctl-apiserver: flags (named as kube-apiserver names them), start (HTTP and HTTPS, then D-Bus), READY=1, and a
+// clean stop on SIGTERM.
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -56,13 +56,16 @@ int main(int argc, char** argv) {
   Flags flags("kctl-apiserver", "The kctl API server: all cluster state, served over HTTP with the Kubernetes API.");
   flags.add("insecure-bind-address", &o.bind_address, "address to serve plain HTTP on");
   flags.add("insecure-port", &o.port, "port to serve plain HTTP on (0: any free port)");
-  flags.add("bind-address", &o.secure_bind_address, "address to serve HTTPS on (with --tls-cert-file)");
-  flags.add("secure-port", &o.secure_port, "port to serve HTTPS on (with --tls-cert-file; 0: any free port)");
+  flags.add("bind-address", &o.secure_bind_address, "address to serve HTTPS on");
+  flags.add("secure-port", &o.secure_port, "port to serve HTTPS on (0: no HTTPS)");
   flags.add("tls-cert-file", &o.tls_cert_file,
-            "PEM file of the HTTPS serving certificate (and its intermediates); HTTPS is served when it is given");
+            "PEM file of the HTTPS serving certificate (and its intermediates); without it and "
+            "--tls-private-key-file, the apiserver's own PKI in DATA_DIR/pki, made at the first start, and "
+            "DATA_DIR/admin.kubeconfig");
   flags.add("tls-private-key-file", &o.tls_private_key_file, "PEM file of the private key of --tls-cert-file");
   flags.add("client-ca-file", &o.client_ca_file,
-            "PEM file of the CAs that sign client certificates: HTTPS clients may present one signed by them");
+            "PEM file of the CAs that sign client certificates: HTTPS clients may present one signed by them "
+            "(default with the apiserver's own PKI: its CA, DATA_DIR/pki/ca.crt)");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");
@@ -96,6 +99,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.compaction_interval_seconds = compaction;
+  if (o.secure_port < 0 || o.secure_port > 65535) {
+    std::cerr << "kctl-apiserver: --secure-port must be between 0 (no HTTPS) and 65535\n";
+    return 2;
+  }
   if (dbus_mode != "on" && dbus_mode != "none") {
     std::cerr << "kctl-apiserver: --dbus must be on or none\n";
     return 2;
@@ -108,6 +115,7 @@ int main(int argc, char** argv) {
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
+  for (const auto& change : server.pki_changes()) log(LogLevel::Info, change);
   std::unique_ptr<apiserver::DbusApi> dbus;
   if (!start_dbus(server, dbus_mode, dbus_address, dbus)) {
     server.stop();
@@ -116,6 +124,8 @@ int main(int argc, char** argv) {
   std::string where;
   for (const auto& url : server.listen_addresses()) where += (where.empty() ? "" : " and ") + url;
   log(LogLevel::Info, "serving on " + where + " with state in " + o.data_dir);
+  if (!server.admin_kubeconfig_path().empty())
+    log(LogLevel::Info, "the cluster admin's kubeconfig is " + server.admin_kubeconfig_path());
   notify_ready("Serving the API on " + where);
   int sig = wait_for_termination();
   notify_stopping();

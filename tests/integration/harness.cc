@@ -184,6 +184,9 @@ void ApiServerProcess::start() {
                                    "--insecure-port=" + std::to_string(port_)};
   bool dbus_flag = std::any_of(extra_.begin(), extra_.end(), [](const std::string& a) { return a.rfind("--dbus", 0) == 0; });
   if (!dbus_flag) args.push_back("--dbus=none");
+  // HTTPS only where a test asks for it on a port of its own: many apiservers run at once, and none may take 6443.
+  if (std::none_of(extra_.begin(), extra_.end(), [](const std::string& a) { return a.rfind("--secure-port", 0) == 0; }))
+    args.push_back("--secure-port=0");
   args.insert(args.end(), extra_.begin(), extra_.end());
   process_.start(args, dir_ + "/apiserver.log");
   client_ = std::make_unique<http::Client>(url());

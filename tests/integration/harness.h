@@ -60,7 +60,8 @@ class DbusDaemon {
 };
 
 // A kctl-apiserver child process. Without a --dbus or --dbus-address flag in extra_args it runs with --dbus=none:
-// tests never touch the machine's system bus.
+// tests never touch the machine's system bus; without --secure-port, with --secure-port=0 (no HTTPS): tests never
+// take the default 6443.
 class ApiServerProcess {
  public:
   explicit ApiServerProcess(std::vector<std::string> extra_args = {});
