@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   try {
     server.start();
   } catch (const std::exception& e) {
+    for (const auto& change : server.pki_changes()) log(LogLevel::Info, change);  // made before the failure
     log(LogLevel::Error, std::string("cannot start: ") + e.what());
     return 1;
   }
