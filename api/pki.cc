@@ -21,38 +21,29 @@
 #include <fstream>
 #include <memory>
 
+#include "api/openssl_util.h"
+
 namespace kctl::pki {
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// A PEM certificate or key is a few KiB; anything bigger is not one.
-constexpr std::streamsize kMaxPemBytes = 1024 * 1024;
 // Certificates start five minutes in the past, so a peer whose clock is a little behind still accepts them.
 constexpr long kBackdateSeconds = 5 * 60;
 // RFC 1035's limit on a host name.
 constexpr size_t kMaxDnsNameLength = 253;
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using api::openssl::BioPtr;
+using api::openssl::Deleter;
+using api::openssl::KeyPtr;
+using api::openssl::X509Ptr;
 using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 using ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 
-std::string openssl_error() {
-  unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  const char* reason = ERR_reason_error_string(e);
-  return reason ? reason : "error " + std::to_string(e);
-}
+std::string openssl_error() { return api::openssl::last_error(); }
 
 [[noreturn]] void fail(const std::string& what) { throw PkiError(what + ": " + openssl_error()); }
 
@@ -285,12 +276,12 @@ Subject subject(const std::string& cert_pem) {
 }
 
 std::string read_pem(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw PkiError("cannot read " + path + ": " + std::strerror(errno));
-  std::string data(size_t(kMaxPemBytes) + 1, '\0');
-  in.read(data.data(), kMaxPemBytes + 1);
-  if (in.gcount() > kMaxPemBytes) throw PkiError(path + " is larger than 1 MiB: not a PEM file");
-  data.resize(size_t(in.gcount()));
+  std::string data;
+  switch (api::openssl::read_pem_file(path, data)) {
+    case api::openssl::PemRead::CannotOpen: throw PkiError("cannot read " + path + ": " + std::strerror(errno));
+    case api::openssl::PemRead::TooLarge: throw PkiError(path + " is larger than 1 MiB: not a PEM file");
+    case api::openssl::PemRead::Ok: break;
+  }
   return data;
 }
 

@@ -24,6 +24,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "api/openssl_util.h"
+
 namespace kctl::http {
 
 namespace {
@@ -31,33 +33,23 @@ namespace {
 // kubectl's transport gives a handshake 10 s (Go's http.Transport TLSHandshakeTimeout), whatever the request's
 // own timeout; so do we (a server that never answers a ClientHello, such as a plain HTTP one, fails in 10 s).
 constexpr int kHandshakeTimeoutSeconds = 10;
-// A PEM file named by a flag or kubeconfig is a few KiB; anything bigger is not one.
-constexpr std::streamsize kMaxPemBytes = 1024 * 1024;
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using api::openssl::BioPtr;
+using api::openssl::Deleter;
+using api::openssl::KeyPtr;
+using api::openssl::X509Ptr;
 using SslPtr = std::unique_ptr<SSL, Deleter<SSL, SSL_free>>;
 
-std::string last_openssl_error() {
-  unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  const char* reason = ERR_reason_error_string(e);
-  return reason ? reason : "error " + std::to_string(e);
-}
+std::string last_openssl_error() { return api::openssl::last_error(); }
 
 std::string read_pem_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw TlsError("unable to read " + what + " " + path + ": open " + path + ": " + std::strerror(errno));
-  std::string data(size_t(kMaxPemBytes) + 1, '\0');
-  in.read(data.data(), kMaxPemBytes + 1);
-  if (in.gcount() > kMaxPemBytes) throw TlsError(what + " " + path + " is larger than 1 MiB: not a PEM file");
-  data.resize(size_t(in.gcount()));
+  std::string data;
+  switch (api::openssl::read_pem_file(path, data)) {
+    case api::openssl::PemRead::CannotOpen:
+      throw TlsError("unable to read " + what + " " + path + ": open " + path + ": " + std::strerror(errno));
+    case api::openssl::PemRead::TooLarge: throw TlsError(what + " " + path + " is larger than 1 MiB: not a PEM file");
+    case api::openssl::PemRead::Ok: break;
+  }
   return data;
 }
 
