@@ -100,19 +100,27 @@ bool same_value(const nft::Element& a, const nft::Element& b) {
 
 namespace {
 
+// Which endpoints a port's traffic goes to: internal (ClusterIP) and external (NodePort) traffic, each all of them
+// or only this node's as the port's traffic policies say.
+struct TrafficEndpoints {
+  std::vector<Endpoint> local, internal, external;
+  explicit TrafficEndpoints(const ServicePort& p) {
+    for (const auto& e : p.endpoints)
+      if (e.local) local.push_back(e);
+    internal = p.internal_local ? local : p.endpoints;
+    external = p.external_local ? local : p.endpoints;
+  }
+};
+
 // A service port with ClientIP affinity: kube-proxy's chains. The service chain sends a client found in an
 // endpoint's affinity set to that endpoint's chain, and picks among the rest with a cascade of `numgen random mod
 // (N-i) 0 goto endpoint-i` rules (1/N each, as iptables' statistic cascade; no anonymous vmap, whose cost grows
 // with the table); the endpoint's chain refreshes the client in its set and DNATs.
 ServicePortObjects chained_port_objects(const ServicePort& p, const ProxyConfig& config) {
   ServicePortObjects out;
-  std::vector<Endpoint> local;
-  for (const auto& e : p.endpoints)
-    if (e.local) local.push_back(e);
+  const TrafficEndpoints traffic(p);
+  const auto& [local, internal, external] = traffic;
   bool any = !p.endpoints.empty();
-  // Which endpoints internal (ClusterIP) and external (NodePort) traffic go to.
-  const std::vector<Endpoint>& internal = p.internal_local ? local : p.endpoints;
-  const std::vector<Endpoint>& external = p.external_local ? local : p.endpoints;
   bool uses_cluster_chain = any && (!p.internal_local || (p.node_port && !p.external_local));
   bool uses_local_chain = !local.empty() && (p.internal_local || (p.node_port && p.external_local));
   bool uses_external_chain = any && p.node_port;
@@ -239,12 +247,9 @@ std::vector<uint8_t> endpoint_value(const Endpoint& e) { return nft::Key().ipv4(
 // Every other service port: elements of the data maps, and the pick chains they need.
 ServicePortObjects mapped_port_objects(const ServicePort& p, const ProxyConfig& config) {
   ServicePortObjects out;
-  std::vector<Endpoint> local;
-  for (const auto& e : p.endpoints)
-    if (e.local) local.push_back(e);
+  const TrafficEndpoints traffic(p);
+  const auto& [local, internal, external] = traffic;
   bool any = !p.endpoints.empty();
-  const std::vector<Endpoint>& internal = p.internal_local ? local : p.endpoints;
-  const std::vector<Endpoint>& external = p.external_local ? local : p.endpoints;
   auto reject = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Goto, names::kRejectChain}; };
   auto drop = [](nft::Key k) { return nft::Element{std::move(k), Verdict::Drop, ""}; };
   auto fill = [&](const char* map, const nft::Key& prefix, const std::vector<Endpoint>& endpoints) {
