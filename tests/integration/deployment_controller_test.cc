@@ -140,7 +140,9 @@ TEST_F(DeploymentControllerTest, CreatesAReplicaSetPerTemplateHashWithRevisionAn
   ASSERT_TRUE(eventually([&] { return revision(get("api")) == "1"; }));
   ASSERT_TRUE(eventually([&] { return count("app=api") == 3; }));
   for (const auto& p : pods("app=api")) EXPECT_EQ(p["metadata"]["labels"]["pod-template-hash"], hash);
-  EXPECT_EQ(reason("api", "Available"), "MinimumReplicasUnavailable/False");
+  // The status is written after the pods are created: wait for it rather than race it.
+  EXPECT_TRUE(eventually([&] { return reason("api", "Available") == "MinimumReplicasUnavailable/False"; }))
+      << reason("api", "Available");
 
   start_kubelet();
   auto r = kubectl({"rollout", "status", "deploy/api", "--timeout=30s"});
@@ -153,8 +155,8 @@ TEST_F(DeploymentControllerTest, CreatesAReplicaSetPerTemplateHashWithRevisionAn
   EXPECT_EQ(d["status"]["availableReplicas"], 3);
   EXPECT_FALSE(d["status"].contains("unavailableReplicas"));
   EXPECT_EQ(d["status"]["observedGeneration"], d["metadata"]["generation"]);
-  EXPECT_EQ(reason("api", "Available"), "MinimumReplicasAvailable/True");
-  EXPECT_EQ(reason("api", "Progressing"), "NewReplicaSetAvailable/True");
+  EXPECT_TRUE(eventually([&] { return reason("api", "Available") == "MinimumReplicasAvailable/True"; })) << reason("api", "Available");
+  EXPECT_TRUE(eventually([&] { return reason("api", "Progressing") == "NewReplicaSetAvailable/True"; })) << reason("api", "Progressing");
   auto scaled = events("api", "ScalingReplicaSet");
   ASSERT_EQ(scaled.size(), 1u);
   EXPECT_EQ(scaled[0], "Scaled up replica set api-" + hash + " from 0 to 3");
@@ -214,7 +216,7 @@ TEST_F(DeploymentControllerTest, RollingUpdateStaysWithinMaxSurgeAndMaxUnavailab
   EXPECT_EQ(revision(rss[1]), "2");
   EXPECT_EQ(revision(get("roll")), "2");
   for (const auto& p : pods("app=roll")) EXPECT_EQ(p["spec"]["containers"][0]["image"], "nginx:2");
-  EXPECT_EQ(reason("roll", "Progressing"), "NewReplicaSetAvailable/True");
+  EXPECT_TRUE(eventually([&] { return reason("roll", "Progressing") == "NewReplicaSetAvailable/True"; })) << reason("roll", "Progressing");
   auto scaled = events("roll", "ScalingReplicaSet");
   EXPECT_TRUE(std::count(scaled.begin(), scaled.end(), "Scaled up replica set " + new_rs + " from 0 to 1"))
       << scaled.size();
@@ -322,7 +324,7 @@ TEST_F(DeploymentControllerTest, PausedDeploymentScalesButDoesNotRollOut) {
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   ASSERT_TRUE(eventually([&] { return count("app=pz") == 3; }));
   for (const auto& p : pods("app=pz")) EXPECT_EQ(p["spec"]["containers"][0]["image"], "nginx:2");
-  EXPECT_EQ(reason("pz", "Progressing"), "NewReplicaSetAvailable/True");
+  EXPECT_TRUE(eventually([&] { return reason("pz", "Progressing") == "NewReplicaSetAvailable/True"; })) << reason("pz", "Progressing");
 }
 
 TEST_F(DeploymentControllerTest, ProgressDeadlineExceededWhenPodsNeverBecomeReady) {
