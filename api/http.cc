@@ -176,6 +176,10 @@ bool MessageReader::fill() {
     buf_.erase(0, pos_);
     pos_ = 0;
   }
+  if (std::chrono::steady_clock::now() > deadline_) {
+    timed_out_ = true;
+    return false;
+  }
   char tmp[16384];
   long n = stream_.read(tmp, sizeof tmp);
   if (n <= 0) return false;

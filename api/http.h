@@ -2,6 +2,7 @@
 // chunked bodies, URL and query encoding, and the byte stream (a socket, or TLS over one: api/tls.h) they travel on.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,12 @@ using Headers = std::multimap<std::string, std::string, CaseLess>;
 std::string header(const Headers& h, std::string_view name);  // first value or ""
 bool iequals(std::string_view a, std::string_view b);          // ASCII case-insensitive
 
+// The subject of a verified client certificate: CN is the user, O the groups (as Kubernetes reads them).
+struct PeerIdentity {
+  std::string common_name;
+  std::vector<std::string> organizations;
+};
+
 struct Request {
   std::string method;
   std::string target;  // as sent: path?query
@@ -33,6 +40,8 @@ struct Request {
   Headers headers;
   std::string body;
   std::string remote;  // peer address, for logs
+  bool tls = false;    // came over TLS
+  PeerIdentity peer;   // the TLS client certificate's verified subject (empty without one)
 
   std::string param(std::string_view name) const;  // first query value or ""
   bool has_param(std::string_view name) const;
@@ -84,6 +93,10 @@ class MessageReader {
   bool read_chunk(std::string& out);
   // Bytes already buffered beyond the parsed message (an upgraded connection's first bytes).
   std::string take_buffered();
+  // Reads after this point in time fail (the message is then Closed or Malformed, and timed_out() is true): a bound
+  // on the whole of a message, however slowly a peer sends it. Each read still waits at most the socket's timeout.
+  void set_deadline(std::chrono::steady_clock::time_point d) { deadline_ = d; }
+  bool timed_out() const { return timed_out_; }
   Stream& stream() { return stream_; }
 
  private:
@@ -96,6 +109,8 @@ class MessageReader {
   Stream& stream_;
   std::string buf_;
   size_t pos_ = 0;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool timed_out_ = false;
 };
 
 // Serializes a response head; `chunked` adds Transfer-Encoding: chunked instead of Content-Length.

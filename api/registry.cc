@@ -11,6 +11,8 @@ bool KindInfo::has_subresource(std::string_view s) const {
   return std::find(subresources.begin(), subresources.end(), s) != subresources.end();
 }
 
+bool KindInfo::can(std::string_view verb) const { return std::find(verbs.begin(), verbs.end(), verb) != verbs.end(); }
+
 const TypeDef* KindInfo::schema() const { return Schema::builtin().type(schema_type.empty() ? kind : schema_type); }
 
 Registry::Registry(std::vector<KindInfo> kinds) : kinds_(std::move(kinds)) {
@@ -28,12 +30,16 @@ Registry::Registry(std::vector<KindInfo> kinds) : kinds_(std::move(kinds)) {
 }
 
 const Registry& Registry::builtin() {
-  static const Registry registry({
-      kinds::namespace_kind(), kinds::pod_kind(), kinds::node_kind(), kinds::service_kind(),
-      kinds::endpoints_kind(), kinds::replication_controller_kind(), kinds::event_kind(), kinds::config_map_kind(),
-      kinds::secret_kind(), kinds::service_account_kind(), kinds::replica_set_kind(), kinds::deployment_kind(),
-      kinds::daemon_set_kind(), kinds::lease_kind(), kinds::endpoint_slice_kind(),
-  });
+  static const Registry registry([] {
+    std::vector<KindInfo> k = {
+        kinds::namespace_kind(), kinds::pod_kind(), kinds::node_kind(), kinds::service_kind(),
+        kinds::endpoints_kind(), kinds::replication_controller_kind(), kinds::event_kind(), kinds::config_map_kind(),
+        kinds::secret_kind(), kinds::service_account_kind(), kinds::replica_set_kind(), kinds::deployment_kind(),
+        kinds::daemon_set_kind(), kinds::lease_kind(), kinds::endpoint_slice_kind(),
+    };
+    for (auto& review : kinds::review_kinds()) k.push_back(std::move(review));
+    return k;
+  }());
   return registry;
 }
 

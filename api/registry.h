@@ -72,6 +72,7 @@ struct KindInfo {
   // "pods" or "deployments.apps": unique across groups, used in messages and storage keys.
   std::string qualified_plural() const { return group.empty() ? plural : plural + "." + group; }
   bool has_subresource(std::string_view s) const;
+  bool can(std::string_view verb) const;  // the verb is served (in `verbs`)
   const TypeDef* schema() const;
 };
 
@@ -110,6 +111,8 @@ KindInfo deployment_kind();
 KindInfo daemon_set_kind();
 KindInfo lease_kind();
 KindInfo endpoint_slice_kind();
+// authorization.k8s.io access reviews and authentication.k8s.io SelfSubjectReview: create-only, never stored.
+std::vector<KindInfo> review_kinds();
 
 // A kind's names: the singular is the lower-cased kind, as in Kubernetes.
 KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,

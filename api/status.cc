@@ -112,5 +112,10 @@ Status Status::service_unavailable(std::string message) {
 Status Status::not_acceptable(std::string message) { return make(406, "NotAcceptable", std::move(message)); }
 Status Status::timeout(std::string message) { return make(504, "Timeout", std::move(message)); }
 Status Status::unauthorized(std::string message) { return make(401, "Unauthorized", std::move(message)); }
+Status Status::too_many_requests(std::string message, int retry_after_seconds) {
+  Status s = make(429, "TooManyRequests", std::move(message));
+  s.retry_after_seconds = retry_after_seconds;
+  return s;
+}
 
 }  // namespace kctl::api

@@ -49,6 +49,8 @@ struct Status {
   static Status not_acceptable(std::string message);
   static Status timeout(std::string message);
   static Status unauthorized(std::string message);
+  // 429 with details.retryAfterSeconds (the server also sends a Retry-After header).
+  static Status too_many_requests(std::string message, int retry_after_seconds);
 };
 
 class StatusError : public std::exception {

@@ -35,12 +35,6 @@ struct TlsServerOptions {
   std::string client_ca_file;
 };
 
-// The subject of a verified client certificate: CN is the user, O the groups (as Kubernetes reads them).
-struct PeerIdentity {
-  std::string common_name;
-  std::vector<std::string> organizations;
-};
-
 class TlsContext {
  public:
   static std::shared_ptr<TlsContext> for_client(const TlsClientOptions& options);  // throws TlsError

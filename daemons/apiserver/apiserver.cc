@@ -58,7 +58,10 @@ json version_info() {
           {"platform", "linux/amd64"}};
 }
 
-void send_status(ResponseWriter& w, const Status& s) { w.respond(s.code, "application/json", s.to_json().dump()); }
+void send_status(ResponseWriter& w, const Status& s) {
+  if (s.retry_after_seconds > 0) w.headers().emplace("Retry-After", std::to_string(s.retry_after_seconds));
+  w.respond(s.code, "application/json", s.to_json().dump());
+}
 
 json decode_body(const http::Request& req) {
   std::string ct = http::header(req.headers, "Content-Type");
@@ -151,6 +154,13 @@ void ApiServer::start() {
                                                   options_.node_port_max);
   for (const auto& rec : store_->list("/services/", nullptr)) allocator_->mark_service(json::parse(rec->value));
   objects_ = std::make_unique<ObjectService>(*store_, registry_, *allocator_);
+  try {
+    authenticator_ = std::make_unique<Authenticator>(AuthnOptions{options_.token_auth_file, options_.basic_auth_file});
+  } catch (const std::exception& e) {
+    throw std::runtime_error(e.what());
+  }
+  limiter_ = std::make_unique<InflightLimiter>(options_.max_requests_inflight, options_.max_mutating_requests_inflight,
+                                               options_.max_watches_per_user);
 
   HttpServerOptions ho;
   ho.max_connections = options_.max_connections;
@@ -251,26 +261,42 @@ void ApiServer::compaction_loop() {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+RequestAttributes ApiServer::admit(const http::Request& req) const {
+  RequestAttributes a = request_attributes(req);
+  if (!req.tls) {
+    // The plain HTTP port listens on 127.0.0.1 for the node's own tools: its callers are the local superuser, as
+    // kube-apiserver's insecure port was (user system:unsecured in system:masters).
+    a.user = {"system:unsecured", "", {kSystemMasters, kSystemAuthenticated}, {}};
+    return a;
+  }
+  auto user = authenticator_->authenticate(req);  // throws 401 for bad credentials
+  if (!user) {
+    if (!is_public_path(req.path)) throw StatusError(Status::unauthorized("Unauthorized"));
+    a.user = {kAnonymousUser, "", {kSystemUnauthenticated}, {}};
+    return a;
+  }
+  a.user = impersonate(req, *user, authorizer_);
+  if (is_public_path(req.path)) return a;
+  Decision d = authorizer_.authorize(a);
+  if (!d.allowed()) {
+    Status s = a.resource_request ? Status::forbidden(a.resource, a.name, "", a.api_group)
+                                  : Status::forbidden("", "", "");
+    s.message = forbidden_message(a);
+    if (!d.reason.empty()) s.message += ": " + d.reason;
+    throw StatusError(s);
+  }
+  return a;
+}
+
 void ApiServer::handle(http::Request& req, ResponseWriter& w) {
   try {
-    const std::string& path = req.path;
-    if (path == "/version" || path == "/version/") {
-      if (req.method != "GET") return send_status(w, Status::method_not_allowed("the server does not allow this method on the requested resource"));
-      return w.respond(200, "application/json", version_info().dump());
+    RequestAttributes attrs = admit(req);
+    auto ticket = limiter_->admit(attrs);
+    if (!ticket) {
+      if (!req.tls && attrs.verb == "watch") ticket.emplace();  // local watches are not counted per user
+      else return send_status(w, Status::too_many_requests("Too many requests, please try again later.", 1));
     }
-    if (path == "/healthz" || path == "/livez" || path == "/readyz" || path.rfind("/healthz/", 0) == 0 ||
-        path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0)
-      return w.respond(200, "text/plain; charset=utf-8", "ok");
-    if (path.rfind("/openapi/", 0) == 0) return serve_openapi(req, w, path);
-    bool under_api = path == "/api" || path == "/api/" || path.rfind("/api/", 0) == 0;
-    bool under_apis = path == "/apis" || path == "/apis/" || path.rfind("/apis/", 0) == 0;
-    if (!under_api && !under_apis) return send_status(w, Status::not_found("", ""));
-    // Discovery: /api, /api/v1, /apis, /apis/G, /apis/G/V
-    std::string trimmed = path;
-    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
-    size_t depth = std::count(trimmed.begin(), trimmed.end(), '/');
-    if ((under_api && depth <= 2) || (under_apis && depth <= 3)) return serve_discovery(req, w, trimmed);
-    return handle_resource(req, w, trimmed);
+    route(req, w, attrs);
   } catch (const StatusError& e) {
     if (!w.responded()) send_status(w, e.status());
   } catch (const StoreError& e) {
@@ -278,6 +304,27 @@ void ApiServer::handle(http::Request& req, ResponseWriter& w) {
   } catch (const std::exception& e) {
     if (!w.responded()) send_status(w, Status::internal(e.what()));
   }
+}
+
+void ApiServer::route(http::Request& req, ResponseWriter& w, const RequestAttributes& attrs) {
+  const std::string& path = req.path;
+  if (path == "/version" || path == "/version/") {
+    if (req.method != "GET") return send_status(w, Status::method_not_allowed("the server does not allow this method on the requested resource"));
+    return w.respond(200, "application/json", version_info().dump());
+  }
+  if (is_public_path(path)) return w.respond(200, "text/plain; charset=utf-8", "ok");  // the health checks
+  if (path.rfind("/openapi/", 0) == 0) return serve_openapi(req, w, path);
+  bool under_api = path == "/api" || path == "/api/" || path.rfind("/api/", 0) == 0;
+  bool under_apis = path == "/apis" || path == "/apis/" || path.rfind("/apis/", 0) == 0;
+  if (!under_api && !under_apis) return send_status(w, Status::not_found("", ""));
+  // Discovery: /api, /api/v1, /apis, /apis/G, /apis/G/V
+  std::string trimmed = path;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  size_t depth = std::count(trimmed.begin(), trimmed.end(), '/');
+  if ((under_api && depth <= 2) || (under_apis && depth <= 3)) return serve_discovery(req, w, trimmed);
+  RequestInfo ri = parse_resource_path(trimmed);
+  if (ri.kind->verbs == std::vector<std::string>{"create"}) return serve_review(req, w, ri, attrs.user);
+  return handle_resource(req, w, ri);
 }
 
 RequestInfo ApiServer::parse_resource_path(const std::string& path) const {

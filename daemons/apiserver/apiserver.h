@@ -3,11 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "api/http.h"
 #include "api/registry.h"
+#include "daemons/apiserver/access.h"
+#include "daemons/apiserver/authn.h"
 #include "daemons/apiserver/object_service.h"
 #include "daemons/apiserver/sqlite_store.h"
 #include "daemons/common/http_server.h"
@@ -31,6 +34,16 @@ struct ApiServerOptions {
   std::string secure_bind_address = "0.0.0.0";  // --bind-address
   int secure_port = 6443;                        // --secure-port
   std::string tls_cert_file, tls_private_key_file, client_ca_file;
+  // Authentication of HTTPS requests (the plain HTTP port is the local superuser's: see docs/security.md).
+  std::string token_auth_file;  // --token-auth-file
+  std::string basic_auth_file;  // --basic-auth-file (legacy; off unless given)
+  // Requests served at once (0: no bound), beyond which a request gets 429 with Retry-After; watches, logs, exec and
+  // port-forward do not count. And the watches one user may hold open over HTTPS.
+  int max_requests_inflight = 400;           // --max-requests-inflight
+  int max_mutating_requests_inflight = 200;  // --max-mutating-requests-inflight
+  int max_watches_per_user = 1000;           // --max-watches-per-user
+  // A watch ends after a random time between this and twice this, or its timeoutSeconds (0: only timeoutSeconds).
+  int min_request_timeout_seconds = 1800;  // --min-request-timeout
 };
 
 // What a URL under /api or /apis names.
@@ -65,9 +78,23 @@ class ApiServer {
   SqliteStore& store() { return *store_; }
 
   void handle(http::Request& req, ResponseWriter& w);
+  // The authorization chain (system:masters, then the authorizers added): what requests and access reviews ask.
+  AuthorizerChain& authorizer() { return authorizer_; }
+  // The rules a user has in a namespace ({"resourceRules": [...], "nonResourceRules": [...]}), for
+  // SelfSubjectRulesReview; without one, reviews of users outside system:masters say they are incomplete.
+  using RuleResolver = std::function<nlohmann::json(const UserInfo&, const std::string& ns)>;
+  void set_rule_resolver(RuleResolver r) { rule_resolver_ = std::move(r); }
+  Authenticator& authenticator() { return *authenticator_; }
 
  private:
-  void handle_resource(http::Request& req, ResponseWriter& w, const std::string& path);
+  // Who the request is from and whether it may do what it asks; throws StatusError (401, 403, 400) otherwise.
+  RequestAttributes admit(const http::Request& req) const;
+  void route(http::Request& req, ResponseWriter& w, const RequestAttributes& attrs);
+  // POST of an access review or SelfSubjectReview (reviews.cc): answered, never stored.
+  void serve_review(http::Request& req, ResponseWriter& w, const RequestInfo& ri, const UserInfo& user);
+  // A SelfSubjectRulesReview's status: what `user` may do in `ns`.
+  nlohmann::json rules_review(const UserInfo& user, const std::string& ns) const;
+  void handle_resource(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   RequestInfo parse_resource_path(const std::string& path) const;  // throws StatusError(404)
   void serve_get(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_list(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
@@ -94,6 +121,10 @@ class ApiServer {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<ObjectService> objects_;
+  std::unique_ptr<Authenticator> authenticator_;
+  AuthorizerChain authorizer_;
+  RuleResolver rule_resolver_;
+  std::unique_ptr<InflightLimiter> limiter_;
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;

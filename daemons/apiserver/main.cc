@@ -66,6 +66,20 @@ int main(int argc, char** argv) {
   flags.add("client-ca-file", &o.client_ca_file,
             "PEM file of the CAs that sign client certificates: HTTPS clients may present one signed by them "
             "(default with the apiserver's own PKI: its CA, DATA_DIR/pki/ca.crt)");
+  flags.add("token-auth-file", &o.token_auth_file,
+            "CSV file of static bearer tokens for HTTPS clients: token,user,uid[,\"group1,group2\"] per line");
+  flags.add("basic-auth-file", &o.basic_auth_file,
+            "CSV file of passwords for HTTP basic authentication (legacy, off unless given): "
+            "password,user,uid[,\"group1,group2\"] per line");
+  flags.add("max-requests-inflight", &o.max_requests_inflight,
+            "read-only requests served at once (0: no bound); beyond, 429 with Retry-After");
+  flags.add("max-mutating-requests-inflight", &o.max_mutating_requests_inflight,
+            "mutating requests served at once (0: no bound); beyond, 429 with Retry-After");
+  flags.add("max-watches-per-user", &o.max_watches_per_user,
+            "watches one authenticated user may hold open over HTTPS (0: no bound); beyond, 429");
+  flags.add("min-request-timeout", &o.min_request_timeout_seconds,
+            "seconds: a watch ends after a random time between this and twice this, or its timeoutSeconds when "
+            "shorter (0: only timeoutSeconds); clients then watch again");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");
@@ -103,6 +117,14 @@ int main(int argc, char** argv) {
     std::cerr << "kctl-apiserver: --secure-port must be between 0 (no HTTPS) and 65535\n";
     return 2;
   }
+  for (auto [flag, value] : {std::pair{"max-requests-inflight", o.max_requests_inflight},
+                              std::pair{"max-mutating-requests-inflight", o.max_mutating_requests_inflight},
+                              std::pair{"max-watches-per-user", o.max_watches_per_user},
+                              std::pair{"min-request-timeout", o.min_request_timeout_seconds}})
+    if (value < 0) {
+      std::cerr << "kctl-apiserver: --" << flag << " must be 0 (no bound) or more\n";
+      return 2;
+    }
   if (dbus_mode != "on" && dbus_mode != "none") {
     std::cerr << "kctl-apiserver: --dbus must be on or none\n";
     return 2;

@@ -115,11 +115,15 @@ json group_version_doc(const api::Registry& reg, const std::string& gv, const js
     std::string base = (k.group.empty() ? "/api/" : "/apis/") + gv + "/";
     std::string coll = base + (k.namespaced ? "namespaces/{namespace}/" : "") + k.plural;
     std::string item = coll + "/{name}";
-    paths[coll] = {{"get", operation(k, "list", "list")}, {"post", operation(k, "post", "create")}};
-    paths[item] = {{"get", operation(k, "get", "read")},
-                   {"put", operation(k, "put", "replace")},
-                   {"patch", operation(k, "patch", "patch")},
-                   {"delete", operation(k, "delete", "delete")}};
+    json collection = json::object(), one = json::object();
+    if (k.can("list")) collection["get"] = operation(k, "list", "list");
+    if (k.can("create")) collection["post"] = operation(k, "post", "create");
+    if (k.can("get")) one["get"] = operation(k, "get", "read");
+    if (k.can("update")) one["put"] = operation(k, "put", "replace");
+    if (k.can("patch")) one["patch"] = operation(k, "patch", "patch");
+    if (k.can("delete")) one["delete"] = operation(k, "delete", "delete");
+    paths[coll] = collection;
+    if (!one.empty()) paths[item] = one;
   }
   return {{"openapi", "3.0.0"},
           {"info", {{"title", "Kubernetes"}, {"version", "v1.33.0"}}},

@@ -210,14 +210,15 @@ json paths(const api::Registry& reg) {
     if (k.namespaced) common.push_back(param("namespace", "path", "string", "object name and auth scope"));
     json item_common = common;
     item_common.push_back(param("name", "path", "string", "name of the " + k.kind));
-    out[coll] = {{"get", operation(k, "list", "list")},
-                 {"post", operation(k, "create", "post")},
-                 {"parameters", common}};
-    out[coll + "/{name}"] = {{"get", operation(k, "read", "get")},
-                             {"put", operation(k, "replace", "put")},
-                             {"patch", operation(k, "patch", "patch")},
-                             {"delete", operation(k, "delete", "delete")},
-                             {"parameters", item_common}};
+    json collection = {{"parameters", common}}, item = {{"parameters", item_common}};
+    if (k.can("list")) collection["get"] = operation(k, "list", "list");
+    if (k.can("create")) collection["post"] = operation(k, "create", "post");
+    if (k.can("get")) item["get"] = operation(k, "read", "get");
+    if (k.can("update")) item["put"] = operation(k, "replace", "put");
+    if (k.can("patch")) item["patch"] = operation(k, "patch", "patch");
+    if (k.can("delete")) item["delete"] = operation(k, "delete", "delete");
+    out[coll] = collection;
+    if (item.size() > 1) out[coll + "/{name}"] = item;
   }
   return out;
 }

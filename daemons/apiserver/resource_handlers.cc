@@ -67,8 +67,7 @@ Status method_not_allowed() {
 
 }  // namespace
 
-void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const std::string& path) {
-  RequestInfo ri = parse_resource_path(path);
+void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const RequestInfo& ri) {
   const std::string& m = req.method;
   bool watch = ri.legacy_watch || http::parse_bool(req.param("watch")).value_or(false);
   if (req.has_param("watch") && !http::parse_bool(req.param("watch")))

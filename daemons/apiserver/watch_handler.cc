@@ -1,5 +1,6 @@
 // Watch streams over HTTP: the query parameters, and the framing of what a WatchSession hands out as one JSON
 // line per event (or a Table row), flushed as one chunk per batch of events.
+#include <cstdlib>
 #include <ctime>
 
 #include "daemons/apiserver/apiserver.h"
@@ -58,24 +59,30 @@ class HttpWatchFraming : public WatchSink {
   std::string buf_;
 };
 
-WatchParams watch_params(const http::Request& req) {
+// kube-apiserver ends every watch after a random time between --min-request-timeout and twice that (or the client's
+// timeoutSeconds, when shorter), so that watchers reconnect and spread over the apiservers; informers resume.
+WatchParams watch_params(const http::Request& req, int min_request_timeout_seconds) {
   WatchParams p;
   p.label_selector = req.param("labelSelector");
   p.field_selector = req.param("fieldSelector");
   p.resource_version = req.param("resourceVersion");
   p.allow_bookmarks = http::parse_bool(req.param("allowWatchBookmarks")).value_or(false);
   p.send_initial_events = http::parse_bool(req.param("sendInitialEvents")).value_or(false);
+  long long t = 0;
+  if (min_request_timeout_seconds > 0)
+    t = min_request_timeout_seconds + std::rand() % (min_request_timeout_seconds + 1);
   if (req.has_param("timeoutSeconds")) {
-    long long t = std::atoll(req.param("timeoutSeconds").c_str());
-    if (t > 0) p.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(t);
+    long long asked = std::atoll(req.param("timeoutSeconds").c_str());
+    if (asked > 0 && (t == 0 || asked < t)) t = asked;
   }
+  if (t > 0) p.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(t);
   return p;
 }
 
 }  // namespace
 
 void ApiServer::serve_watch(http::Request& req, ResponseWriter& w, const RequestInfo& ri) {
-  WatchSession session(*objects_, *ri.kind, ri.ns, watch_params(req));  // 400s before the stream starts
+  WatchSession session(*objects_, *ri.kind, ri.ns, watch_params(req, options_.min_request_timeout_seconds));  // 400s before the stream starts
   bool table = http::header(req.headers, "Accept").find("as=Table") != std::string::npos;
   IncludeObject include = req.param("includeObject") == "Object" ? IncludeObject::Object
                           : req.param("includeObject") == "None" ? IncludeObject::None

@@ -236,10 +236,17 @@ void HttpServer::serve(int fd, std::string remote) {
     connections_.insert(stream.get());
   }
   if (stopping_) stream->shutdown();
+  const http::PeerIdentity peer = http::TlsContext::peer_identity(*stream);
   http::MessageReader reader(*stream);
   while (!stopping_) {
     http::Request req;
+    reader.set_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(options_.idle_timeout_seconds));
     auto r = reader.read_request(req);
+    if (reader.timed_out()) {
+      answer_error(*stream, 408, "Timeout", "the request did not arrive within " +
+                                                std::to_string(options_.idle_timeout_seconds) + "s");
+      break;
+    }
     if (r == http::MessageReader::Result::Closed) break;
     if (r == http::MessageReader::Result::Malformed) {
       answer_error(*stream, 400, "BadRequest", "malformed HTTP request");
@@ -254,6 +261,8 @@ void HttpServer::serve(int fd, std::string remote) {
       break;
     }
     req.remote = remote;
+    req.tls = options_.tls != nullptr;
+    req.peer = peer;
     ResponseWriter w(*stream, stopping_, &reader);
     std::string conn = http::header(req.headers, "Connection");
     for (auto& c : conn) c = char(std::tolower(c));
