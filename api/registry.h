@@ -110,6 +110,10 @@ KindInfo deployment_kind();
 KindInfo daemon_set_kind();
 KindInfo lease_kind();
 KindInfo endpoint_slice_kind();
+KindInfo role_kind();
+KindInfo cluster_role_kind();
+KindInfo role_binding_kind();
+KindInfo cluster_role_binding_kind();
 
 // A kind's names: the singular is the lower-cased kind, as in Kubernetes.
 KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,
