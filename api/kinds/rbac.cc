@@ -34,6 +34,7 @@ std::vector<std::string> minimal_name(std::string_view name, bool prefix) {
 
 void validate_policy_rule(const json& rule, bool namespaced, const std::string& path,
                           std::vector<StatusCause>& causes) {
+  if (!rule.is_object()) return;  // the schema check reports the type
   auto verbs = strings_of(rule, "verbs"), groups = strings_of(rule, "apiGroups");
   auto resources = strings_of(rule, "resources"), names = strings_of(rule, "resourceNames");
   auto urls = strings_of(rule, "nonResourceURLs");
@@ -83,6 +84,7 @@ std::string go_role_ref(const json& ref) {
 }
 
 void validate_subject(const json& subject, bool namespaced, const std::string& path, std::vector<StatusCause>& causes) {
+  if (!subject.is_object()) return;  // the schema check reports the type
   std::string name = subject.value("name", ""), kind = subject.value("kind", ""), group = subject.value("apiGroup", "");
   if (name.empty()) causes.push_back(cause_required(path + ".name"));
   if (kind == "ServiceAccount") {

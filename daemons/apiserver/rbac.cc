@@ -334,10 +334,7 @@ void RbacAuthorizer::relist() {
     role_bindings_.clear();
     for (int i = 0; i < 4; ++i) {
       listed_[i] = revs[i];
-      for (const auto& rec : lists[i]) {
-        json obj = json::parse(rec->value, nullptr, false);
-        if (!obj.is_discarded()) apply(Kind(i), EventType::Added, obj);
-      }
+      for (const auto& rec : lists[i]) apply_record(Kind(i), EventType::Added, *rec);
     }
   }
   std::lock_guard lock(progress_mutex_);
@@ -352,6 +349,17 @@ bool RbacAuthorizer::try_relist() {
     return true;
   } catch (const std::exception&) {
     return false;  // the store is failing: the caller backs off and tries again; the index keeps its last state
+  }
+}
+
+// Called with index_mutex_ held exclusively. Stored objects passed validation; one that still does not read as a
+// role or binding (a field of the wrong type) is left out rather than stopping the index.
+void RbacAuthorizer::apply_record(Kind kind, EventType type, const Record& rec) {
+  json obj = json::parse(rec.value, nullptr, false);
+  if (obj.is_discarded()) return;
+  try {
+    apply(kind, type, obj);
+  } catch (const json::exception&) {
   }
 }
 
@@ -456,10 +464,7 @@ void RbacAuthorizer::run() {
         for (const auto& ev : events) {
           for (int i = 0; i < 4; ++i) {
             if (ev.object->key.compare(0, prefixes_[i].size(), prefixes_[i]) != 0) continue;
-            if (ev.revision() > listed_[i]) {
-              json obj = json::parse(ev.object->value, nullptr, false);
-              if (!obj.is_discarded()) apply(Kind(i), ev.type, obj);
-            }
+            if (ev.revision() > listed_[i]) apply_record(Kind(i), ev.type, *ev.object);
             break;
           }
         }

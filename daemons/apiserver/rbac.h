@@ -87,6 +87,7 @@ class RbacAuthorizer : public Authorizer {
 
   void relist();  // replaces the index from four lists; sets revision_. Throws what the store throws.
   bool try_relist();
+  void apply_record(Kind kind, EventType type, const Record& rec);
   void apply(Kind kind, EventType type, const nlohmann::json& obj);
   void run();     // the watch thread
 
