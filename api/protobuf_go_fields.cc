@@ -19,6 +19,7 @@ constexpr std::pair<std::string_view, std::string_view> kGoPointerFields[] = {
     {"CephFSVolumeSource", "secretRef"},
     {"CinderVolumeSource", "secretRef"},
     {"ClientIPConfig", "timeoutSeconds"},
+    {"ClusterRole", "aggregationRule"},
     {"ClusterTrustBundleProjection", "name signerName labelSelector optional"},
     {"ConfigMap", "immutable"},
     {"ConfigMapEnvSource", "optional"},

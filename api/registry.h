@@ -111,6 +111,10 @@ KindInfo deployment_kind();
 KindInfo daemon_set_kind();
 KindInfo lease_kind();
 KindInfo endpoint_slice_kind();
+KindInfo role_kind();
+KindInfo cluster_role_kind();
+KindInfo role_binding_kind();
+KindInfo cluster_role_binding_kind();
 // authorization.k8s.io access reviews and authentication.k8s.io SelfSubjectReview: create-only, never stored.
 std::vector<KindInfo> review_kinds();
 

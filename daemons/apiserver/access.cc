@@ -111,11 +111,13 @@ bool is_mutating(const RequestAttributes& a) {
 
 Decision AuthorizerChain::authorize(const RequestAttributes& a) const {
   if (a.user.in_group(kSystemMasters)) return Decision::allow("member of system:masters");
+  std::string reasons;  // why nobody allowed it, when an authorizer says (a binding to a missing role)
   for (const auto& z : chain_) {
     Decision d = z->authorize(a);
     if (d.kind != Decision::Kind::NoOpinion) return d;
+    if (!d.reason.empty()) reasons += (reasons.empty() ? "" : "; ") + d.reason;
   }
-  return Decision::no_opinion();
+  return Decision::no_opinion(reasons);
 }
 
 UserInfo impersonate(const http::Request& req, const UserInfo& requester, const Authorizer& authz) {

@@ -11,6 +11,7 @@
 #include "api/codec.h"
 #include "api/protobuf.h"
 #include "daemons/apiserver/cluster_pki.h"
+#include "daemons/apiserver/rbac_bootstrap.h"
 
 namespace kctl::apiserver {
 
@@ -183,6 +184,12 @@ void ApiServer::start() {
   if (advertise.empty())
     advertise = bind == "0.0.0.0" || bind == "::" || bind.empty() ? host_address() : bind;
   objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
+  rbac_changes_ = ensure_bootstrap_rbac(*objects_);
+  rbac_ = std::make_shared<RbacAuthorizer>(*store_, registry_);
+  authorizer_.add(rbac_);
+  set_rule_resolver([rbac = rbac_.get()](const UserInfo& user, const std::string& ns) {
+    return rbac->rules_review_status(user, ns);
+  });
   server_->start();
   if (secure_server_) secure_server_->start();
   compactor_ = std::thread([this] { compaction_loop(); });
@@ -238,6 +245,9 @@ void ApiServer::stop() {
   if (server_) server_->stop();
   secure_server_.reset();
   server_.reset();
+  rule_resolver_ = nullptr;
+  authorizer_ = AuthorizerChain();
+  rbac_.reset();
   objects_.reset();
   store_.reset();
 }

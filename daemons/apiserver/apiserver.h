@@ -12,6 +12,7 @@
 #include "daemons/apiserver/access.h"
 #include "daemons/apiserver/authn.h"
 #include "daemons/apiserver/object_service.h"
+#include "daemons/apiserver/rbac.h"
 #include "daemons/apiserver/sqlite_store.h"
 #include "daemons/common/http_server.h"
 
@@ -74,6 +75,8 @@ class ApiServer {
   // (one sentence each, for the daemon to log). Empty otherwise.
   const std::string& admin_kubeconfig_path() const { return admin_kubeconfig_path_; }
   const std::vector<std::string>& pki_changes() const { return pki_changes_; }
+  // What start() added to the default RBAC policy (one sentence each; empty when it was all there).
+  const std::vector<std::string>& rbac_changes() const { return rbac_changes_; }
   ObjectService& objects() { return *objects_; }
   SqliteStore& store() { return *store_; }
 
@@ -123,6 +126,8 @@ class ApiServer {
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<Authenticator> authenticator_;
   AuthorizerChain authorizer_;
+  std::shared_ptr<RbacAuthorizer> rbac_;
+  std::vector<std::string> rbac_changes_;
   RuleResolver rule_resolver_;
   std::unique_ptr<InflightLimiter> limiter_;
   std::unique_ptr<HttpServer> server_, secure_server_;

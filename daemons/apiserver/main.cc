@@ -139,6 +139,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& change : server.pki_changes()) log(LogLevel::Info, change);
+  if (!server.rbac_changes().empty())
+    log(LogLevel::Info, "the default RBAC policy: " + std::to_string(server.rbac_changes().size()) +
+                            " roles and bindings created or completed (" + server.rbac_changes().front() +
+                            (server.rbac_changes().size() > 1 ? ", ..." : "") + ")");
   std::unique_ptr<apiserver::DbusApi> dbus;
   if (!start_dbus(server, dbus_mode, dbus_address, dbus)) {
     server.stop();

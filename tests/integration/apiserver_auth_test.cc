@@ -126,6 +126,40 @@ TEST_F(ApiServerAuthTest, StaticTokensAuthenticateAndWrongOnesAreRefused) {
       << bob.err;
 }
 
+TEST_F(ApiServerAuthTest, RbacDecidesForEveryoneElse) {
+  // bob may view the default namespace, carol's group may edit team-a's.
+  ASSERT_EQ(admin({"create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob", "-n", "default"}).rc, 0);
+  ASSERT_EQ(admin({"create", "namespace", "team-a"}).rc, 0);
+  ASSERT_EQ(admin({"create", "rolebinding", "team-a-edit", "--clusterrole=edit", "--group=team-a", "-n", "team-a"}).rc, 0);
+  const std::vector<std::string> bob = {"--token=token-bob"}, carol = {"--token=token-carol"};
+  ASSERT_TRUE(eventually([&] { return kubectl_as(bob, {"get", "pods"}).rc == 0; }));
+  EXPECT_EQ(kubectl_as(bob, {"get", "configmaps", "-n", "default"}).rc, 0);
+  auto create = kubectl_as(bob, {"create", "configmap", "x", "-n", "default"});
+  EXPECT_NE(create.rc, 0);
+  EXPECT_TRUE(contains(create.err, "configmaps is forbidden: User \"bob\" cannot create resource \"configmaps\" in API "
+                                   "group \"\" in the namespace \"default\"")) << create.err;
+  // view does not read Secrets, and grants nothing in other namespaces.
+  EXPECT_TRUE(contains(kubectl_as(bob, {"get", "secrets"}).err, "cannot list resource \"secrets\"")) << "secrets";
+  EXPECT_TRUE(contains(kubectl_as(bob, {"get", "pods", "-n", "team-a"}).err, "in the namespace \"team-a\""));
+  EXPECT_EQ(kubectl_as(bob, {"auth", "can-i", "list", "pods"}).out, "yes\n");
+  EXPECT_EQ(kubectl_as(bob, {"auth", "can-i", "create", "pods"}).out, "no\n");
+  EXPECT_EQ(kubectl_as(bob, {"auth", "can-i", "create", "pods", "-n", "team-a"}).out, "no\n");
+  EXPECT_EQ(kubectl_as(carol, {"create", "deployment", "web", "--image=nginx", "-n", "team-a"}).rc, 0);
+  EXPECT_EQ(kubectl_as(carol, {"auth", "can-i", "delete", "deployments", "-n", "team-a"}).out, "yes\n");
+  EXPECT_EQ(kubectl_as(carol, {"auth", "can-i", "create", "rolebindings", "-n", "team-a"}).out, "no\n");
+  // Every authenticated user may ask about itself, and discover the API.
+  auto who = kubectl_as(bob, {"auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"});
+  EXPECT_EQ(who.out, "bob") << who.err;
+  auto list = kubectl_as(bob, {"auth", "can-i", "--list", "-n", "default"});
+  EXPECT_TRUE(contains(list.out, "pods ")) << list.out;
+  EXPECT_TRUE(contains(list.out, "selfsubjectaccessreviews.authorization.k8s.io")) << list.out;
+  EXPECT_EQ(kubectl_as(bob, {"api-resources", "-o", "name"}).rc, 0);
+  // The admin grants and revokes; a deleted binding stops granting.
+  EXPECT_EQ(admin({"auth", "can-i", "create", "pods", "--as=bob"}).out, "no\n");
+  ASSERT_EQ(admin({"delete", "rolebinding", "bob-view", "-n", "default"}).rc, 0);
+  ASSERT_TRUE(eventually([&] { return kubectl_as(bob, {"get", "pods"}).rc != 0; }));
+}
+
 TEST_F(ApiServerAuthTest, BasicAuthIsOffUnlessAFileIsGiven) {
   auto r = curl({"-u", "admin:admin", url("/api/v1/namespaces")});
   EXPECT_EQ(r.code, 401) << r.body;
