@@ -91,6 +91,14 @@ RequestAttributes request_attributes(const http::Request& req) {
   return a;
 }
 
+namespace {
+thread_local const UserInfo* current_user = nullptr;
+}  // namespace
+
+const UserInfo* request_user() { return current_user; }
+RequestUserScope::RequestUserScope(const UserInfo& user) : previous_(current_user) { current_user = &user; }
+RequestUserScope::~RequestUserScope() { current_user = previous_; }
+
 bool is_public_path(const std::string& path) {
   for (const char* p : {"/healthz", "/livez", "/readyz"})
     if (path == p || path.rfind(std::string(p) + "/", 0) == 0) return true;

@@ -19,6 +19,21 @@ namespace kctl::apiserver {
 // beyond discovery; everything else is a non-resource request on its path.
 RequestAttributes request_attributes(const http::Request& req);
 
+// The user the request being served on this thread acts as (set by the apiserver for the length of each request,
+// null outside one): for the writes that record who made them (a CertificateSigningRequest's spec.username) and for
+// admission that depends on the caller.
+const UserInfo* request_user();
+class RequestUserScope {
+ public:
+  explicit RequestUserScope(const UserInfo& user);
+  ~RequestUserScope();
+  RequestUserScope(const RequestUserScope&) = delete;
+  RequestUserScope& operator=(const RequestUserScope&) = delete;
+
+ private:
+  const UserInfo* previous_;
+};
+
 // Paths anyone may GET without credentials (kube-apiserver's system:public-info-viewer).
 bool is_public_path(const std::string& path);
 

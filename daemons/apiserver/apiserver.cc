@@ -306,6 +306,7 @@ void ApiServer::handle(http::Request& req, ResponseWriter& w) {
       if (!req.tls && attrs.verb == "watch") ticket.emplace();  // local watches are not counted per user
       else return send_status(w, Status::too_many_requests("Too many requests, please try again later.", 1));
     }
+    RequestUserScope as(attrs.user);
     route(req, w, attrs);
   } catch (const StatusError& e) {
     if (!w.responded()) send_status(w, e.status());
