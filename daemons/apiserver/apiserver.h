@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/http.h"
+#include "api/http_client.h"
 #include "api/registry.h"
 #include "daemons/apiserver/object_service.h"
 #include "daemons/apiserver/sqlite_store.h"
@@ -31,6 +32,11 @@ struct ApiServerOptions {
   std::string secure_bind_address = "0.0.0.0";  // --bind-address
   int secure_port = 6443;                        // --secure-port
   std::string tls_cert_file, tls_private_key_file, client_ca_file;
+  // How kubelets are reached (HTTPS, for logs, exec, port-forward): the client certificate shown to them
+  // (--kubelet-client-certificate/--kubelet-client-key; default with the apiserver's own PKI:
+  // pki/apiserver-kubelet-client.crt/.key) and the CAs their serving certificates are checked against
+  // (--kubelet-certificate-authority; unset: not checked, as kube-apiserver).
+  std::string kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority;
 };
 
 // What a URL under /api or /apis names.
@@ -81,6 +87,8 @@ class ApiServer {
   // pods/log relayed from the kubelet of the pod's node (pod_proxy.cc).
   void serve_pod_log(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   std::string kubelet_url(const nlohmann::json& pod) const;
+  http::ClientOptions kubelet_client_options(http::ClientOptions o = {}) const;  // `o` with kubelet_tls_
+  void check_kubelet_client() const;  // throws std::runtime_error when kubelet_tls_ will not do
   // pods/exec and pods/portforward: the upgrade relayed to the kubelet and the connection spliced (pod_proxy.cc).
   void serve_pod_upgrade(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
@@ -97,6 +105,7 @@ class ApiServer {
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;
+  http::TlsClientOptions kubelet_tls_;  // how kubelets are reached, set by start() (pod_proxy.cc)
   std::vector<std::string> pki_changes_;
   std::thread compactor_;
   std::mutex stop_mutex_;

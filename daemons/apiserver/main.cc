@@ -66,6 +66,12 @@ int main(int argc, char** argv) {
   flags.add("client-ca-file", &o.client_ca_file,
             "PEM file of the CAs that sign client certificates: HTTPS clients may present one signed by them "
             "(default with the apiserver's own PKI: its CA, DATA_DIR/pki/ca.crt)");
+  flags.add("kubelet-client-certificate", &o.kubelet_client_certificate,
+            "PEM file of the client certificate shown to kubelets (default with the apiserver's own PKI: "
+            "DATA_DIR/pki/apiserver-kubelet-client.crt; none without it)");
+  flags.add("kubelet-client-key", &o.kubelet_client_key, "PEM file of the key of --kubelet-client-certificate");
+  flags.add("kubelet-certificate-authority", &o.kubelet_certificate_authority,
+            "PEM file of the CAs kubelets' serving certificates are checked against (unset: not checked)");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");
@@ -101,6 +107,10 @@ int main(int argc, char** argv) {
   o.compaction_interval_seconds = compaction;
   if (o.secure_port < 0 || o.secure_port > 65535) {
     std::cerr << "kctl-apiserver: --secure-port must be between 0 (no HTTPS) and 65535\n";
+    return 2;
+  }
+  if (o.kubelet_client_certificate.empty() != o.kubelet_client_key.empty()) {
+    std::cerr << "kctl-apiserver: --kubelet-client-certificate and --kubelet-client-key go together\n";
     return 2;
   }
   if (dbus_mode != "on" && dbus_mode != "none") {
