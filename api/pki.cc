@@ -17,9 +17,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <vector>
 
 #include "api/openssl_util.h"
 
@@ -165,6 +167,24 @@ bool key_matches(X509* cert, const std::string& key_pem) {
   bool ok = key && X509_check_private_key(cert, key.get()) == 1;
   ERR_clear_error();
   return ok;
+}
+
+// Every certificate of a PEM bundle (a chain), in order.
+std::vector<X509Ptr> parse_certs(const std::string& pem) {
+  std::vector<X509Ptr> out;
+  BioPtr bio(BIO_new_mem_buf(pem.data(), int(pem.size())));
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
+  ERR_clear_error();  // the end of the data reads as an error
+  return out;
+}
+
+// Makes `dir` (and its parents) when missing, for the owner only: it will hold keys.
+void make_private_dir(const std::string& dir) {
+  if (dir.empty() || fs::exists(dir)) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw PkiError("cannot create " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
 }
 
 void write_pair(const KeyPair& pair, const std::string& cert_path, const std::string& key_path) {
@@ -314,16 +334,13 @@ ClusterPkiFiles::ClusterPkiFiles(const std::string& d)
       serving_cert(d + "/apiserver.crt"),
       serving_key(d + "/apiserver.key"),
       admin_cert(d + "/admin.crt"),
-      admin_key(d + "/admin.key") {}
+      admin_key(d + "/admin.key"),
+      kubelet_client_cert(d + "/apiserver-kubelet-client.crt"),
+      kubelet_client_key(d + "/apiserver-kubelet-client.key") {}
 
 std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names) {
   std::vector<std::string> done;
-  std::error_code ec;
-  if (!fs::exists(files.dir)) {
-    fs::create_directories(files.dir, ec);
-    if (ec) throw PkiError("cannot create " + files.dir + ": " + ec.message());
-    fs::permissions(files.dir, fs::perms::owner_all, ec);
-  }
+  make_private_dir(files.dir);
   KeyPair ca;
   bool has_cert = fs::exists(files.ca_cert), has_key = fs::exists(files.ca_key);
   if (!has_cert && !has_key) {
@@ -370,7 +387,37 @@ std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const 
          &serving_names);
   ensure("admin client certificate", files.admin_cert, files.admin_key, {kAdminCommonName, {kAdminGroup}},
          Usage::Client, nullptr);
+  ensure("kubelet client certificate", files.kubelet_client_cert, files.kubelet_client_key,
+         {kKubeletClientCommonName, {kAdminGroup}}, Usage::Client, nullptr);
   return done;
+}
+
+std::string ensure_self_signed_serving(const std::string& cert_path, const std::string& key_path,
+                                       const std::string& host, const AltNames& names) {
+  // Why the files there will not do ("" when they will), and whether there were any.
+  bool existed = fs::exists(cert_path) || fs::exists(key_path);
+  std::string why = [&]() -> std::string {
+    if (!fs::exists(cert_path)) return cert_path + " is missing";
+    if (!fs::exists(key_path)) return key_path + " is missing";
+    auto chain = parse_certs(read_pem(cert_path));
+    if (chain.size() < 2) return "it is not a certificate followed by its CA";
+    if (std::string bad = verify_problem(to_pem(chain[0].get()), to_pem(chain[1].get()), Usage::Server); !bad.empty())
+      return bad;
+    if (!key_matches(chain[0].get(), read_pem(key_path))) return "its key " + key_path + " does not match it";
+    std::string missing;
+    for (const auto& n : missing_names(to_pem(chain[0].get()), names)) missing += (missing.empty() ? "" : ", ") + n;
+    return missing.empty() ? "" : "it is not valid for " + missing;
+  }();
+  if (why.empty()) return "";
+  // The time in the names tells one generation from the next, as the kubelet's do.
+  std::string stamp = "@" + std::to_string(::time(nullptr));
+  KeyPair ca = make_ca(host + "-ca" + stamp, kLeafValidityDays);
+  KeyPair leaf = issue(ca, {host + stamp, {}}, Usage::Server, names);
+  make_private_dir(fs::path(cert_path).parent_path().string());
+  make_private_dir(fs::path(key_path).parent_path().string());
+  write_pair({leaf.cert_pem + ca.cert_pem, leaf.key_pem}, cert_path, key_path);
+  return existed ? "made a new self-signed serving certificate " + cert_path + ": " + why
+                 : "made a self-signed serving certificate " + cert_path;
 }
 
 }  // namespace kctl::pki

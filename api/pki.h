@@ -59,24 +59,36 @@ std::string read_pem(const std::string& path);
 void write_file(const std::string& path, const std::string& data, unsigned mode);
 
 // The apiserver's PKI under DIR (DATA_DIR/pki), kubeadm's names: ca.crt/ca.key, apiserver.crt/apiserver.key,
-// admin.crt/admin.key. Keys are 0600, certificates 0644, DIR 0700.
+// admin.crt/admin.key, apiserver-kubelet-client.crt/.key. Keys are 0600, certificates 0644, DIR 0700.
 struct ClusterPkiFiles {
   explicit ClusterPkiFiles(const std::string& dir);
-  std::string dir, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key;
+  std::string dir, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key, kubelet_client_cert,
+      kubelet_client_key;
 };
 
 // The subjects: the CA is "kubernetes" (kubeadm's), the serving certificate "kube-apiserver", the admin
-// "kubernetes-admin" in group system:masters.
+// "kubernetes-admin" in group system:masters, and the client certificate the apiserver shows kubelets
+// "kube-apiserver-kubelet-client" in group system:masters (as kubeadm makes it).
 inline constexpr const char* kCaCommonName = "kubernetes";
 inline constexpr const char* kServingCommonName = "kube-apiserver";
 inline constexpr const char* kAdminCommonName = "kubernetes-admin";
 inline constexpr const char* kAdminGroup = "system:masters";
+inline constexpr const char* kKubeletClientCommonName = "kube-apiserver-kubelet-client";
 
 // Makes what is missing and keeps what is there: a CA when neither ca.crt nor ca.key exists; a serving
 // certificate when there is none, or when the one there is not good (see verify_problem) or does not cover
-// `serving_names`; the same for the admin client certificate. Re-issued certificates come from the existing CA.
+// `serving_names`; the same for the admin and the kubelet client certificates. Re-issued certificates come from
+// the existing CA.
 // Returns what it did, one sentence per change, for the daemon to log. Throws PkiError (e.g. ca.crt without
 // ca.key when something must be signed).
 std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names);
+
+// The kubelet's serving certificate when it is given none (--tls-cert-file), made as the kubelet makes it in its
+// --cert-dir: a throw-away CA "HOST-ca@UNIXTIME" signs one serving certificate "HOST@UNIXTIME" for `names`;
+// `cert_path` holds both (the certificate first, then its CA, as a chain), `key_path` the certificate's key (0600).
+// Kept when both files are there, the key matches, the certificate is good against the CA beside it and covers
+// `names`; made again otherwise. Returns what it did ("" when it kept them), for the daemon to log. Throws PkiError.
+std::string ensure_self_signed_serving(const std::string& cert_path, const std::string& key_path,
+                                       const std::string& host, const AltNames& names);
 
 }  // namespace kctl::pki

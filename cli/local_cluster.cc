@@ -2,6 +2,7 @@
 // daemons, wait for the API, kubeconfig, examples), `status` and `down` (stop and remove the directory).
 #include "cli/local_cluster.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -115,12 +116,16 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
   LocalNetwork net = network();
   // The workers reach the API on the node network; without workers it stays on 127.0.0.1.
   std::string bind = options_.workers > 0 ? "0.0.0.0" : "127.0.0.1";
+  std::vector<std::string> apiserver_args = {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
+                                             "--insecure-port=" + std::to_string(options_.api_port), "--secure-port=0",
+                                             "--dbus-address=" + bus_address()};
+  // With HTTPS the apiserver keeps its PKI: kubelets then take calls only from it (its CA signs the kubelet client
+  // certificate it shows them), and start once that CA exists. Without HTTPS there is no PKI and they serve anyone.
+  bool pki = std::find(apiserver_args.begin(), apiserver_args.end(), "--secure-port=0") == apiserver_args.end();
+  std::string cluster_ca = path("apiserver/pki/ca.crt");
   std::vector<Component> all = {
       {"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus"), "", ""},
-      {"kctl-apiserver",
-       {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
-        "--insecure-port=" + std::to_string(options_.api_port), "--secure-port=0", "--dbus-address=" + bus_address()},
-       "", "", ""},
+      {"kctl-apiserver", apiserver_args, pki ? cluster_ca : "", "", ""},
       // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus).
       {"kctl-controller-manager",
        {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address(),
@@ -147,6 +152,7 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
                     "--cluster-dns=" + std::string(kClusterDns), "--cluster-domain=cluster.local",
                     "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
                    "", "kctl-kubelet", net.netns_path(i)});
+    if (pki) all.back().args.push_back("--client-ca-file=" + cluster_ca);
     // The node's Services: table ip kctl in the node's namespace, org.kctl.Proxy1 on the node's bus.
     all.push_back({"kctl-proxy-" + node,
                    {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),

@@ -167,6 +167,10 @@ void ApiServer::start() {
   ho.max_connections = options_.max_connections;
   server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
   port_ = server_->listen(options_.bind_address, options_.port);
+  kubelet_tls_ = {.ca_file = options_.kubelet_certificate_authority,
+                  .cert_file = options_.kubelet_client_certificate,
+                  .key_file = options_.kubelet_client_key,
+                  .insecure_skip_verify = options_.kubelet_certificate_authority.empty()};
   if (options_.secure_port != 0) {
     http::TlsServerOptions tls{options_.tls_cert_file, options_.tls_private_key_file, options_.client_ca_file};
     if (tls.cert_file.empty() && tls.key_file.empty()) use_cluster_pki(tls);
@@ -178,6 +182,7 @@ void ApiServer::start() {
     secure_server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
     secure_port_ = secure_server_->listen(options_.secure_bind_address, options_.secure_port);
   }
+  check_kubelet_client();
   // The `kubernetes` Service leads to the secure port when there is one, as kube-apiserver's does.
   const std::string& bind = secure_server_ ? options_.secure_bind_address : options_.bind_address;
   std::string advertise = options_.advertise_address;
@@ -227,6 +232,10 @@ void ApiServer::use_cluster_pki(http::TlsServerOptions& tls) {
     admin_kubeconfig_path_ = path;
   } catch (const pki::PkiError& e) {
     throw std::runtime_error(std::string("cannot set up the cluster PKI in ") + files.dir + ": " + e.what());
+  }
+  if (kubelet_tls_.cert_file.empty() && kubelet_tls_.key_file.empty()) {
+    kubelet_tls_.cert_file = files.kubelet_client_cert;
+    kubelet_tls_.key_file = files.kubelet_client_key;
   }
   tls.cert_file = files.serving_cert;
   tls.key_file = files.serving_key;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/http.h"
+#include "api/http_client.h"
 #include "api/registry.h"
 #include "daemons/apiserver/access.h"
 #include "daemons/apiserver/authn.h"
@@ -45,6 +46,11 @@ struct ApiServerOptions {
   int max_watches_per_user = 1000;           // --max-watches-per-user
   // A watch ends after a random time between this and twice this, or its timeoutSeconds (0: only timeoutSeconds).
   int min_request_timeout_seconds = 1800;  // --min-request-timeout
+  // How kubelets are reached (HTTPS, for logs, exec, port-forward): the client certificate shown to them
+  // (--kubelet-client-certificate/--kubelet-client-key; default with the apiserver's own PKI:
+  // pki/apiserver-kubelet-client.crt/.key) and the CAs their serving certificates are checked against
+  // (--kubelet-certificate-authority; unset: not checked, as kube-apiserver).
+  std::string kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority;
 };
 
 // What a URL under /api or /apis names.
@@ -111,6 +117,8 @@ class ApiServer {
   // pods/log relayed from the kubelet of the pod's node (pod_proxy.cc).
   void serve_pod_log(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   std::string kubelet_url(const nlohmann::json& pod) const;
+  http::ClientOptions kubelet_client_options(http::ClientOptions o = {}) const;  // `o` with kubelet_tls_
+  void check_kubelet_client() const;  // throws std::runtime_error when kubelet_tls_ will not do
   // pods/exec and pods/portforward: the upgrade relayed to the kubelet and the connection spliced (pod_proxy.cc).
   void serve_pod_upgrade(http::Request& req, ResponseWriter& w, const RequestInfo& ri);
   void serve_openapi(http::Request& req, ResponseWriter& w, const std::string& path);
@@ -133,6 +141,7 @@ class ApiServer {
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;
+  http::TlsClientOptions kubelet_tls_;  // how kubelets are reached, set by start() (pod_proxy.cc)
   std::vector<std::string> pki_changes_;
   std::thread compactor_;
   std::mutex stop_mutex_;

@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
   flags.add("min-request-timeout", &o.min_request_timeout_seconds,
             "seconds: a watch ends after a random time between this and twice this, or its timeoutSeconds when "
             "shorter (0: only timeoutSeconds); clients then watch again");
+  flags.add("kubelet-client-certificate", &o.kubelet_client_certificate,
+            "PEM file of the client certificate shown to kubelets (default with the apiserver's own PKI: "
+            "DATA_DIR/pki/apiserver-kubelet-client.crt; none without it)");
+  flags.add("kubelet-client-key", &o.kubelet_client_key, "PEM file of the key of --kubelet-client-certificate");
+  flags.add("kubelet-certificate-authority", &o.kubelet_certificate_authority,
+            "PEM file of the CAs kubelets' serving certificates are checked against (unset: not checked)");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");
@@ -125,6 +131,10 @@ int main(int argc, char** argv) {
       std::cerr << "kctl-apiserver: --" << flag << " must be 0 (no bound) or more\n";
       return 2;
     }
+  if (o.kubelet_client_certificate.empty() != o.kubelet_client_key.empty()) {
+    std::cerr << "kctl-apiserver: --kubelet-client-certificate and --kubelet-client-key go together\n";
+    return 2;
+  }
   if (dbus_mode != "on" && dbus_mode != "none") {
     std::cerr << "kctl-apiserver: --dbus must be on or none\n";
     return 2;

@@ -1,5 +1,6 @@
-// pods/log through the apiserver: find the pod's node and its kubelet endpoint (InternalIP and
-// daemonEndpoints.kubeletEndpoint.Port) and relay the kubelet's answer, streamed, as kube-apiserver does.
+// pods/log, exec and portforward through the apiserver: find the pod's node and its kubelet endpoint (InternalIP and
+// daemonEndpoints.kubeletEndpoint.Port), reach it over HTTPS with the apiserver's kubelet client certificate, and
+// relay the kubelet's answer, streamed, as kube-apiserver does.
 #include <poll.h>
 
 #include "api/http_client.h"
@@ -28,7 +29,20 @@ std::string ApiServer::kubelet_url(const json& pod) const {
   if (address.empty())
     throw StatusError(Status::service_unavailable("node " + node_name + " has no InternalIP address to reach its kubelet"));
   int port = node.value("/status/daemonEndpoints/kubeletEndpoint/Port"_json_pointer, kDefaultKubeletPort);
-  return "http://" + (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  return "https://" + (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+http::ClientOptions ApiServer::kubelet_client_options(http::ClientOptions o) const {
+  o.tls = kubelet_tls_;
+  return o;
+}
+
+void ApiServer::check_kubelet_client() const {
+  try {
+    http::TlsContext::for_client(kubelet_tls_);
+  } catch (const http::TlsError& e) {
+    throw std::runtime_error(std::string("cannot reach kubelets with the kubelet client certificate: ") + e.what());
+  }
 }
 
 void ApiServer::serve_pod_log(http::Request& req, ResponseWriter& w, const RequestInfo& ri) {
@@ -39,7 +53,7 @@ void ApiServer::serve_pod_log(http::Request& req, ResponseWriter& w, const Reque
   std::string q;
   for (const char* p : {"follow", "tailLines", "previous", "timestamps", "sinceSeconds", "limitBytes"})
     if (req.has_param(p)) q += (q.empty() ? "?" : "&") + std::string(p) + "=" + http::url_encode(req.param(p));
-  http::Client kubelet(url, {.timeout_seconds = 0});
+  http::Client kubelet(url, kubelet_client_options({.timeout_seconds = 0}));
   bool streaming = false;
   std::string error_body;
   int error_code = 0;
@@ -107,7 +121,7 @@ void ApiServer::serve_pod_upgrade(http::Request& req, ResponseWriter& w, const R
   if (ri.subresource == "exec") target += "/" + http::url_encode(req.param("container"));
   auto q = req.target.find('?');
   if (q != std::string::npos) target += req.target.substr(q);
-  http::Client kubelet(url);
+  http::Client kubelet(url, kubelet_client_options());
   http::StreamPtr upstream;
   try {
     upstream = kubelet.connect_stream();

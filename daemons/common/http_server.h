@@ -31,6 +31,8 @@ class ResponseWriter {
   // Bytes the server read past the request (a client that spoke right after its upgrade request).
   std::string take_buffered() { return reader_ ? reader_->take_buffered() : std::string(); }
 
+  // The connection the request came on: http::TlsContext::peer_identity(stream()) says who sent it over HTTPS.
+  http::Stream& stream() const { return stream_; }
   bool responded() const { return responded_; }
   bool hijacked() const { return hijacked_; }
   bool keep_alive() const { return keep_alive_; }

@@ -1,7 +1,8 @@
-// KubeletServer: routing, the containerLogs endpoint with kubectl's log options (streamed and flushed per line), and
-// the exec and port-forward upgrades.
+// KubeletServer: HTTPS, who may call it, routing, the containerLogs endpoint with kubectl's log options (streamed and
+// flushed per line), and the exec and port-forward upgrades.
 #include "daemons/kubelet/kubelet_server.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "api/spdy.h"
@@ -23,11 +24,50 @@ int64_t int_param(const http::Request& req, const char* name, int64_t dflt) {
   if (*end != '\0') throw api::StatusError(api::Status::bad_request(std::string(name) + ": invalid integer \"" + v + "\""));
   return n;
 }
+
+// The verb of a request to the kubelet, from its method, as the kubelet's authorizer names it.
+std::string kubelet_verb(const std::string& method) {
+  if (method == "GET" || method == "HEAD") return "get";
+  if (method == "POST") return "create";
+  if (method == "PUT") return "update";
+  if (method == "PATCH") return "patch";
+  if (method == "DELETE") return "delete";
+  std::string verb = method;
+  std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return verb;
+}
+
+// The subresource of `nodes` a path of the kubelet API stands for, as the kubelet maps them: its few read-only
+// endpoints have their own, and everything else (logs, exec, port-forward, ...) is nodes/proxy.
+std::string kubelet_subresource(const std::string& path) {
+  auto under = [&](std::string_view prefix) {
+    return path.compare(0, prefix.size(), prefix) == 0 && (path.size() == prefix.size() || path[prefix.size()] == '/');
+  };
+  if (under("/stats")) return "stats";
+  if (under("/metrics")) return "metrics";
+  if (under("/logs")) return "log";
+  if (under("/checkpoint")) return "checkpoint";
+  return "proxy";
+}
 }  // namespace
 
-KubeletServer::KubeletServer(Kubelet& kubelet, const std::string& address, int port) : kubelet_(kubelet) {
-  server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); });
-  port_ = server_->listen(address, port);
+std::optional<api::Status> refuse_caller(const http::PeerIdentity& caller, const http::Request& req) {
+  if (caller.common_name.empty()) return api::Status::unauthorized("Unauthorized");
+  const auto& groups = caller.organizations;
+  if (caller.common_name == kApiServerKubeletClientUser ||
+      std::find(groups.begin(), groups.end(), "system:masters") != groups.end())
+    return std::nullopt;
+  return api::Status{403, "Forbidden",
+                     "Forbidden (user=" + caller.common_name + ", verb=" + kubelet_verb(req.method) +
+                         ", resource=nodes, subresource=" + kubelet_subresource(req.path) + ")"};
+}
+
+KubeletServer::KubeletServer(Kubelet& kubelet, const KubeletServerOptions& options)
+    : kubelet_(kubelet), authenticate_(!options.tls.client_ca_file.empty()) {
+  HttpServerOptions ho;
+  ho.tls = http::TlsContext::for_server(options.tls);
+  server_ = std::make_unique<HttpServer>([this](http::Request& r, ResponseWriter& w) { handle(r, w); }, ho);
+  port_ = server_->listen(options.address, options.port);
   server_->start();
 }
 
@@ -43,6 +83,12 @@ void KubeletServer::handle(http::Request& req, ResponseWriter& w) {
       p = e + 1;
     }
     if (req.path == "/healthz") return w.respond(200, "text/plain", "ok");
+    if (authenticate_) {
+      if (auto refused = refuse_caller(http::TlsContext::peer_identity(w.stream()), req)) {
+        if (refused->code == 403) log(LogLevel::Info, refused->message + " from " + req.remote);
+        return send_status(w, *refused);
+      }
+    }
     if (!parts.empty() && parts[0] == "containerLogs" && req.method == "GET") return container_logs(req, w, parts);
     if (!parts.empty() && parts[0] == "exec") return exec(req, w, parts);
     if (!parts.empty() && parts[0] == "portforward") return port_forward(req, w, parts);

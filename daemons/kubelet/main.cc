@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "api/pki.h"
 #include "api/quantity.h"
 #include "daemons/common/daemon.h"
 #include "daemons/common/dbus_service.h"
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   raise_fd_limit();
   kubelet::KubeletOptions o;
   std::string node_labels, shim, dbus_address, dbus_mode = "on", log_max_size = "10Mi", cluster_dns;
+  kubelet::KubeletServerOptions serving;
+  std::string cert_dir;
   int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
   add_apiserver_flags(flags, &o.apiserver, &o.client);
@@ -47,7 +50,17 @@ int main(int argc, char** argv) {
   flags.add("container-launcher", &o.container_launcher,
             "how containers are started: systemd (transient services, where systemd is PID 1), process (the "
             "kubelet's own cgroups) or auto");
-  flags.add("port", &port, "the port logs, exec and port-forward are served on");
+  flags.add("port", &port, "the port the kubelet API (logs, exec, port-forward) is served on, over HTTPS");
+  flags.add("tls-cert-file", &serving.tls.cert_file,
+            "PEM file of the kubelet API's serving certificate (and its intermediates); without it and "
+            "--tls-private-key-file, a self-signed one for the node's IP and name, kubelet.crt and kubelet.key in "
+            "--cert-dir, made at the first start");
+  flags.add("tls-private-key-file", &serving.tls.key_file, "PEM file of the private key of --tls-cert-file");
+  flags.add("cert-dir", &cert_dir, "where the self-signed serving certificate is kept (default: ROOT_DIR/pki)");
+  flags.add("client-ca-file", &serving.tls.client_ca_file,
+            "PEM file of the CAs of client certificates: when given, every request to the kubelet API must come "
+            "with a certificate they signed, of group system:masters or user kube-apiserver-kubelet-client (the "
+            "apiserver's); without it the API serves anyone (for development)");
   flags.add("max-pods", &max_pods, "the node's pod capacity");
   flags.add("container-log-max-size", &log_max_size,
             "the size (a quantity such as 10Mi) at which a container's log file is rotated");
@@ -107,6 +120,10 @@ int main(int argc, char** argv) {
     }
     o.dns.cluster_dns.push_back(ip);
   }
+  if (serving.tls.cert_file.empty() != serving.tls.key_file.empty()) {
+    std::cerr << "kctl-kubelet: --tls-cert-file and --tls-private-key-file go together\n";
+    return 2;
+  }
   o.node.kubelet_port = port;
   o.node.max_pods = max_pods;
   if (shim.empty()) {
@@ -117,6 +134,22 @@ int main(int argc, char** argv) {
   }
   o.shim = {shim};
 
+  serving.address = o.node.internal_ip;
+  serving.port = port;
+  if (serving.tls.cert_file.empty()) {
+    // As the kubelet: a self-signed certificate for what the apiserver dials (the node IP) and the node's name.
+    if (cert_dir.empty()) cert_dir = o.root_dir + "/pki";
+    serving.tls.cert_file = cert_dir + "/kubelet.crt";
+    serving.tls.key_file = cert_dir + "/kubelet.key";
+    try {
+      std::string made = pki::ensure_self_signed_serving(serving.tls.cert_file, serving.tls.key_file, o.node.name,
+                                                         {{o.node.name}, {o.node.internal_ip}});
+      if (!made.empty()) log(LogLevel::Info, made);
+    } catch (const pki::PkiError& e) {
+      log(LogLevel::Error, std::string("cannot make the kubelet API's serving certificate: ") + e.what());
+      return 1;
+    }
+  }
   std::unique_ptr<kubelet::Kubelet> kubelet;
   try {
     kubelet = std::make_unique<kubelet::Kubelet>(o);
@@ -127,7 +160,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<kubelet::KubeletServer> server;
   try {
-    server = std::make_unique<kubelet::KubeletServer>(*kubelet, o.node.internal_ip, port);
+    server = std::make_unique<kubelet::KubeletServer>(*kubelet, serving);
   } catch (const std::exception& e) {
     log(LogLevel::Error, std::string("cannot serve on port ") + std::to_string(port) + ": " + e.what());
     return 1;

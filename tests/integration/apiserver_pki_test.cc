@@ -43,9 +43,10 @@ class ApiServerPkiTest : public KctlTest {
 };
 
 TEST_F(ApiServerPkiTest, FirstStartMakesThePkiAndTheAdminKubeconfig) {
-  for (const char* key : {"pki/ca.key", "pki/apiserver.key", "pki/admin.key", "admin.kubeconfig"})
+  for (const char* key : {"pki/ca.key", "pki/apiserver.key", "pki/admin.key", "pki/apiserver-kubelet-client.key",
+                          "admin.kubeconfig"})
     EXPECT_EQ(mode_of(data(key)), 0600u) << key;
-  for (const char* cert : {"pki/ca.crt", "pki/apiserver.crt", "pki/admin.crt"})
+  for (const char* cert : {"pki/ca.crt", "pki/apiserver.crt", "pki/admin.crt", "pki/apiserver-kubelet-client.crt"})
     EXPECT_EQ(mode_of(data(cert)), 0644u) << cert;
   // The serving certificate's names, as openssl reads them.
   auto sans = run({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", data("pki/apiserver.crt")});
@@ -56,6 +57,9 @@ TEST_F(ApiServerPkiTest, FirstStartMakesThePkiAndTheAdminKubeconfig) {
     EXPECT_TRUE(contains(sans.out, name)) << name << " in " << sans.out;
   auto admin = run({"openssl", "x509", "-noout", "-subject", "-nameopt", "compat", "-in", data("pki/admin.crt")});
   EXPECT_EQ(admin.out, "subject=/O=system:masters/CN=kubernetes-admin\n");
+  auto kubelet_client = run({"openssl", "x509", "-noout", "-subject", "-nameopt", "compat", "-in",
+                             data("pki/apiserver-kubelet-client.crt")});
+  EXPECT_EQ(kubelet_client.out, "subject=/O=system:masters/CN=kube-apiserver-kubelet-client\n");
 
   auto view = kubectl({"config", "view", "--kubeconfig=" + kubeconfig(), "-o",
                        "jsonpath={.current-context} {.clusters[0].name} {.users[0].name} {.clusters[0].cluster.server}"});

@@ -26,9 +26,10 @@ class KubeletNodeTest : public ::testing::Test {
     run_process({"ip", "link", "set", "lo", "up"});
     ensure_system_bus();
   }
-  // The node, with the kubelet flags a test needs.
-  void start_node(std::vector<std::string> kubelet_args = {}, const std::string& node_ip = "127.0.0.1") {
-    server_ = std::make_unique<ApiServerProcess>();
+  // The node, with the kubelet (and apiserver) flags a test needs.
+  void start_node(std::vector<std::string> kubelet_args = {}, const std::string& node_ip = "127.0.0.1",
+                  std::vector<std::string> apiserver_args = {}) {
+    server_ = std::make_unique<ApiServerProcess>(std::move(apiserver_args));
     root_ = make_temp_dir("kubelet");
     kubelet_ = std::make_unique<KubeletProcess>(server_->url(), "node-1", root_, kPodCidr, node_ip,
                                                 std::move(kubelet_args));

@@ -45,6 +45,15 @@ int verify(const std::string& leaf, const std::string& ca, int purpose) {
   return ok;
 }
 
+// The certificates of a PEM chain, each as PEM.
+std::vector<std::string> split_chain(const std::string& pem) {
+  std::vector<std::string> out;
+  const std::string end = "-----END CERTIFICATE-----\n";
+  for (size_t from = 0, at; (at = pem.find(end, from)) != std::string::npos; from = at + end.size())
+    out.push_back(pem.substr(from, at + end.size() - from));
+  return out;
+}
+
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 unsigned mode_of(const std::string& path) {
@@ -135,21 +144,32 @@ TEST(Pki, ClusterPkiIsMadeOnceWithPrivateKeys) {
   TempDir tmp;
   ClusterPkiFiles files(tmp.path + "/pki");
   auto done = ensure_cluster_pki(files, serving_names("192.0.2.7"));
-  EXPECT_EQ(done.size(), 3u);  // the CA, the serving and the admin certificate
-  for (const auto& key : {files.ca_key, files.serving_key, files.admin_key}) EXPECT_EQ(mode_of(key), 0600u) << key;
-  for (const auto& cert : {files.ca_cert, files.serving_cert, files.admin_cert}) EXPECT_EQ(mode_of(cert), 0644u) << cert;
+  EXPECT_EQ(done.size(), 4u);  // the CA, the serving, the admin and the kubelet client certificate
+  for (const auto& key : {files.ca_key, files.serving_key, files.admin_key, files.kubelet_client_key})
+    EXPECT_EQ(mode_of(key), 0600u) << key;
+  for (const auto& cert : {files.ca_cert, files.serving_cert, files.admin_cert, files.kubelet_client_cert})
+    EXPECT_EQ(mode_of(cert), 0644u) << cert;
   EXPECT_EQ(mode_of(files.dir), 0700u);
   std::string ca = read_pem(files.ca_cert);
   EXPECT_EQ(verify(read_pem(files.serving_cert), ca, X509_PURPOSE_SSL_SERVER), 1);
   EXPECT_EQ(verify(read_pem(files.admin_cert), ca, X509_PURPOSE_SSL_CLIENT), 1);
   EXPECT_EQ(subject(read_pem(files.admin_cert)).organizations, std::vector<std::string>{"system:masters"});
+  // The client certificate the apiserver shows kubelets: kubeadm's apiserver-kubelet-client.
+  EXPECT_EQ(files.kubelet_client_cert, files.dir + "/apiserver-kubelet-client.crt");
+  EXPECT_EQ(verify(read_pem(files.kubelet_client_cert), ca, X509_PURPOSE_SSL_CLIENT), 1);
+  EXPECT_NE(verify(read_pem(files.kubelet_client_cert), ca, X509_PURPOSE_SSL_SERVER), 1);
+  Subject kubelet_client = subject(read_pem(files.kubelet_client_cert));
+  EXPECT_EQ(kubelet_client.common_name, "kube-apiserver-kubelet-client");
+  EXPECT_EQ(kubelet_client.organizations, std::vector<std::string>{"system:masters"});
 
   // A second start keeps every file as it is.
-  std::string serving = read_pem(files.serving_cert), admin = read_pem(files.admin_cert);
+  std::string serving = read_pem(files.serving_cert), admin = read_pem(files.admin_cert),
+              kubelet_client_pem = read_pem(files.kubelet_client_cert);
   EXPECT_TRUE(ensure_cluster_pki(files, serving_names("192.0.2.7")).empty());
   EXPECT_EQ(read_pem(files.ca_cert), ca);
   EXPECT_EQ(read_pem(files.serving_cert), serving);
   EXPECT_EQ(read_pem(files.admin_cert), admin);
+  EXPECT_EQ(read_pem(files.kubelet_client_cert), kubelet_client_pem);
 }
 
 TEST(Pki, ANewAddressReissuesOnlyTheServingCertificate) {
@@ -182,6 +202,11 @@ TEST(Pki, MissingPiecesAreReplacedFromTheSameCa) {
   auto done = ensure_cluster_pki(files, serving_names("192.0.2.7"));
   ASSERT_EQ(done.size(), 1u);
   EXPECT_NE(done[0].find("admin"), std::string::npos) << done[0];
+  fs::remove(files.kubelet_client_cert);
+  done = ensure_cluster_pki(files, serving_names("192.0.2.7"));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_NE(done[0].find("issued the kubelet client certificate"), std::string::npos) << done[0];
+  EXPECT_EQ(verify(read_pem(files.kubelet_client_cert), ca, X509_PURPOSE_SSL_CLIENT), 1);
   EXPECT_EQ(verify(read_pem(files.admin_cert), ca, X509_PURPOSE_SSL_CLIENT), 1);
   EXPECT_EQ(read_pem(files.serving_cert), serving);
 
@@ -200,3 +225,35 @@ TEST(Pki, MissingPiecesAreReplacedFromTheSameCa) {
   EXPECT_TRUE(ensure_cluster_pki(good, serving_names("192.0.2.7")).empty());
 }
 
+
+TEST(Pki, SelfSignedServingCertificateIsMadeOnceForItsNames) {
+  TempDir tmp;
+  std::string cert = tmp.path + "/root/pki/kubelet.crt", key = tmp.path + "/root/pki/kubelet.key";
+  AltNames names{{"node-1"}, {"192.0.2.7"}};
+  EXPECT_EQ(ensure_self_signed_serving(cert, key, "node-1", names), "made a self-signed serving certificate " + cert);
+  EXPECT_EQ(mode_of(key), 0600u);
+  EXPECT_EQ(mode_of(cert), 0644u);
+  EXPECT_EQ(mode_of(tmp.path + "/root/pki"), 0700u);
+  // The certificate, then the CA that signed it (the kubelet's own, named after the host and the time).
+  auto chain = split_chain(read_pem(cert));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(verify(chain[0], chain[1], X509_PURPOSE_SSL_SERVER), 1);
+  EXPECT_EQ(subject(chain[0]).common_name.rfind("node-1@", 0), 0u) << subject(chain[0]).common_name;
+  EXPECT_EQ(subject(chain[1]).common_name.rfind("node-1-ca@", 0), 0u) << subject(chain[1]).common_name;
+  EXPECT_TRUE(missing_names(chain[0], names).empty());
+
+  // Kept while it is good; made again for a new address, a key that is not its own, or a file without the CA.
+  std::string first = read_pem(cert);
+  EXPECT_EQ(ensure_self_signed_serving(cert, key, "node-1", names), "");
+  EXPECT_EQ(read_pem(cert), first);
+  std::string why = ensure_self_signed_serving(cert, key, "node-1", {{"node-1"}, {"198.51.100.9"}});
+  EXPECT_NE(why.find("not valid for 198.51.100.9"), std::string::npos) << why;
+  EXPECT_NE(read_pem(cert), first);
+  write_file(key, make_ca("other").key_pem, 0600);
+  why = ensure_self_signed_serving(cert, key, "node-1", names);
+  EXPECT_NE(why.find("does not match"), std::string::npos) << why;
+  write_file(cert, split_chain(read_pem(cert))[0], 0644);
+  why = ensure_self_signed_serving(cert, key, "node-1", names);
+  EXPECT_NE(why.find("not a certificate followed by its CA"), std::string::npos) << why;
+  EXPECT_EQ(ensure_self_signed_serving(cert, key, "node-1", names), "");
+}
