@@ -173,6 +173,22 @@ void write_pair(const KeyPair& pair, const std::string& cert_path, const std::st
   write_file(cert_path, pair.cert_pem, 0644);
 }
 
+void make_private_dir(const std::string& dir) {
+  if (fs::exists(dir)) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw PkiError("cannot create " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+}
+
+std::string public_pem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), key) != 1) fail("cannot encode a public key");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, size_t(len));
+}
+
 }  // namespace
 
 KeyPair make_ca(const std::string& common_name, int days) {
@@ -314,7 +330,9 @@ ClusterPkiFiles::ClusterPkiFiles(const std::string& d)
       serving_cert(d + "/apiserver.crt"),
       serving_key(d + "/apiserver.key"),
       admin_cert(d + "/admin.crt"),
-      admin_key(d + "/admin.key") {}
+      admin_key(d + "/admin.key"),
+      sa_key(d + "/sa.key"),
+      sa_pub(d + "/sa.pub") {}
 
 std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names) {
   std::vector<std::string> done;
@@ -370,6 +388,24 @@ std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const 
          &serving_names);
   ensure("admin client certificate", files.admin_cert, files.admin_key, {kAdminCommonName, {kAdminGroup}},
          Usage::Client, nullptr);
+  return done;
+}
+
+std::vector<std::string> ensure_service_account_key(const ClusterPkiFiles& files) {
+  std::vector<std::string> done;
+  make_private_dir(files.dir);
+  KeyPtr key;
+  if (fs::exists(files.sa_key)) {
+    if (fs::exists(files.sa_pub)) return done;
+    key = parse_key(read_pem(files.sa_key));
+    if (!key) throw PkiError(files.sa_key + " is not a PEM private key");
+  } else {
+    key = new_key();
+    write_file(files.sa_key, to_pem(key.get()), 0600);
+    done.push_back("created the ServiceAccount token signing key " + files.sa_key);
+  }
+  write_file(files.sa_pub, public_pem(key.get()), 0644);
+  done.push_back("wrote the ServiceAccount token verification key " + files.sa_pub);
   return done;
 }
 

@@ -63,6 +63,7 @@ void write_file(const std::string& path, const std::string& data, unsigned mode)
 struct ClusterPkiFiles {
   explicit ClusterPkiFiles(const std::string& dir);
   std::string dir, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key;
+  std::string sa_key, sa_pub;  // the ServiceAccount token signing key (kubeadm's sa.key, sa.pub)
 };
 
 // The subjects: the CA is "kubernetes" (kubeadm's), the serving certificate "kube-apiserver", the admin
@@ -78,5 +79,10 @@ inline constexpr const char* kAdminGroup = "system:masters";
 // Returns what it did, one sentence per change, for the daemon to log. Throws PkiError (e.g. ca.crt without
 // ca.key when something must be signed).
 std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names);
+
+// Makes the ServiceAccount token signing key when there is none: sa.key (an ECDSA P-256 key, PKCS#8, 0600) and
+// sa.pub (its public key, 0644), DIR made 0700 if missing; sa.pub is written again from sa.key when it is missing.
+// Returns what it did, one sentence per change. Throws PkiError.
+std::vector<std::string> ensure_service_account_key(const ClusterPkiFiles& files);
 
 }  // namespace kctl::pki
