@@ -110,6 +110,7 @@ KindInfo deployment_kind();
 KindInfo daemon_set_kind();
 KindInfo lease_kind();
 KindInfo endpoint_slice_kind();
+KindInfo token_review_kind();
 
 // A kind's names: the singular is the lower-cased kind, as in Kubernetes.
 KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,
