@@ -172,6 +172,7 @@ void ApiServer::start() {
   std::string advertise = options_.advertise_address;
   if (advertise.empty())
     advertise = bind == "0.0.0.0" || bind == "::" || bind.empty() ? host_address() : bind;
+  use_service_account_keys();
   objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
   server_->start();
   if (secure_server_) secure_server_->start();

@@ -9,6 +9,7 @@
 #include "api/http.h"
 #include "api/registry.h"
 #include "daemons/apiserver/object_service.h"
+#include "daemons/apiserver/service_account_token.h"
 #include "daemons/apiserver/sqlite_store.h"
 #include "daemons/common/http_server.h"
 
@@ -31,6 +32,13 @@ struct ApiServerOptions {
   std::string secure_bind_address = "0.0.0.0";  // --bind-address
   int secure_port = 6443;                        // --secure-port
   std::string tls_cert_file, tls_private_key_file, client_ca_file;
+  // ServiceAccount tokens: signed with --service-account-signing-key-file's key, verified with
+  // --service-account-key-file's keys (comma-separated files; default: the signing key's public half); without
+  // either, DATA_DIR/pki/sa.key and sa.pub, made at the first start. --service-account-issuer (comma-separated: the
+  // first signs, all are accepted) and --api-audiences (comma-separated; default: the issuers).
+  std::string service_account_key_file, service_account_signing_key_file;
+  std::string service_account_issuer = kDefaultServiceAccountIssuer;
+  std::string api_audiences;
 };
 
 // What a URL under /api or /apis names.
@@ -62,6 +70,8 @@ class ApiServer {
   const std::string& admin_kubeconfig_path() const { return admin_kubeconfig_path_; }
   const std::vector<std::string>& pki_changes() const { return pki_changes_; }
   ObjectService& objects() { return *objects_; }
+  // The authenticator of ServiceAccount bearer tokens (after start()).
+  const ServiceAccountTokenAuthenticator& service_account_authenticator() const { return *token_authenticator_; }
   SqliteStore& store() { return *store_; }
 
   void handle(http::Request& req, ResponseWriter& w);
@@ -87,6 +97,11 @@ class ApiServer {
   void compaction_loop();
   // Makes or checks DATA_DIR/pki and points `tls` at it; writes admin.kubeconfig. Throws std::runtime_error.
   void use_cluster_pki(http::TlsServerOptions& tls);
+  // Reads (or makes, in DATA_DIR/pki) the ServiceAccount keys and sets up the token issuer and authenticator.
+  // Throws std::runtime_error.
+  void use_service_account_keys();
+  // POST /apis/authentication.k8s.io/v1/tokenreviews.
+  void serve_token_review(http::Request& req, ResponseWriter& w);
   ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;
 
   ApiServerOptions options_;
@@ -94,6 +109,8 @@ class ApiServer {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<ObjectService> objects_;
+  ServiceAccountTokenIssuerPtr token_issuer_;
+  ServiceAccountTokenAuthenticatorPtr token_authenticator_;
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;

@@ -135,6 +135,7 @@ class DbusApi::Object final : public DbusObject<org::kctl::ApiServer1_adaptor> {
         return objects_.create(kind, ns, decode_object(object), write_options())->value;
       }
       object_kind(resource, ns, name, sub);
+      if (sub == "token") return objects_.request_token(ns, name, decode_object(object)).dump();
       if (sub != "binding") throw method_not_allowed();
       objects_.bind(ns, name, decode_object(object), write_options());
       return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Success"},

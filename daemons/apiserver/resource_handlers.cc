@@ -74,6 +74,11 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const std
   if (req.has_param("watch") && !http::parse_bool(req.param("watch")))
     throw StatusError(Status::bad_request("watch: invalid boolean value \"" + req.param("watch") + "\""));
   bool pod_stream = ri.subresource == "log" || ri.subresource == "exec" || ri.subresource == "portforward";
+  // TokenReview is answered, never stored.
+  if (ri.kind->group == "authentication.k8s.io" && ri.kind->kind == "TokenReview") {
+    if (m == "POST" && ri.name.empty()) return serve_token_review(req, w);
+    return send_status(w, method_not_allowed());
+  }
   if (ri.name.empty()) {
     if (m == "GET") return watch ? serve_watch(req, w, ri) : serve_list(req, w, ri);
     if (m == "POST" && (!ri.kind->namespaced || !ri.ns.empty())) return serve_create(req, w, ri);
@@ -97,6 +102,8 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const std
   if (m == "PUT") return serve_update(req, w, ri);
   if (m == "PATCH") return serve_patch(req, w, ri);
   if (m == "DELETE" && ri.subresource.empty()) return serve_delete(req, w, ri);
+  if (m == "POST" && ri.subresource == "token")
+    return w.respond(201, "application/json", objects_->request_token(ri.ns, ri.name, decode_body(req)).dump());
   if (m == "POST" && ri.subresource == "binding") {
     std::vector<std::string> warnings;
     objects_->bind(ri.ns, ri.name, decode_body(req), write_options(req, &warnings));
