@@ -36,7 +36,6 @@ void RootCaCertPublisher::resync() {
 }
 
 void RootCaCertPublisher::sync(const std::string& ns) {
-  if (root_ca_.empty()) return;
   ObjectPtr n = namespaces_.get(ns);
   if (!n || being_deleted(*n)) return;
   json data = {{kRootCaConfigMapKey, root_ca_}};

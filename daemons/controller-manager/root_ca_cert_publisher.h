@@ -19,8 +19,10 @@ inline constexpr const char* kRootCaDescription =
 
 class RootCaCertPublisher : public Controller {
  public:
-  // Reads --root-ca-file (ControllerOptions::root_ca_file); without one the controller publishes nothing. Throws
-  // std::runtime_error when the file cannot be read.
+  // Reads --root-ca-file (ControllerOptions::root_ca_file). Without one, ca.crt is published empty, as
+  // kube-controller-manager does when its client config has no CA either (kctl's plain-HTTP setups): the
+  // ServiceAccount volume needs the ConfigMap to exist, or every pod would wait for it. Throws std::runtime_error
+  // when the file cannot be read.
   explicit RootCaCertPublisher(ControllerContext& context);
   void resync() override;
 
