@@ -46,6 +46,9 @@ bool safe_relative(const std::string& p) {
   return true;
 }
 
+// How soon a failed token renewal is tried again.
+constexpr auto kTokenRetryDelay = std::chrono::seconds(10);
+
 // How kube's downward API writes a map (labels, annotations): key="value" lines sorted by key, values quoted.
 std::string format_map(const json& m) {
   std::string out;
@@ -146,13 +149,13 @@ std::string PodVolumes::service_account_token(const json& pod, const json& sourc
   // The token already there, while it is this pod's and not yet due.
   std::ifstream in(path, std::ios::binary);
   std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (auto claims = token_claims(existing)) {
-    bool mine = claims->value("/kubernetes.io/pod/uid"_json_pointer, std::string()) == uid &&
-                claims->value("/kubernetes.io/serviceaccount/name"_json_pointer, std::string()) == sa;
-    if (mine && now < token_refresh_time(claims->value("iat", int64_t(0)), claims->value("exp", int64_t(0)))) {
-      remember(*claims);
-      return existing;
-    }
+  auto existing_claims = token_claims(existing);
+  bool mine = existing_claims &&
+              existing_claims->value("/kubernetes.io/pod/uid"_json_pointer, std::string()) == uid &&
+              existing_claims->value("/kubernetes.io/serviceaccount/name"_json_pointer, std::string()) == sa;
+  if (mine && now < token_refresh_time(existing_claims->value("iat", int64_t(0)), existing_claims->value("exp", int64_t(0)))) {
+    remember(*existing_claims);
+    return existing;
   }
   json spec = {{"expirationSeconds", source.value("expirationSeconds", int64_t(3600))},
                {"boundObjectRef",
@@ -163,8 +166,16 @@ std::string PodVolumes::service_account_token(const json& pod, const json& sourc
   json answer;
   try {
     answer = transport_.create(*api::Registry::builtin().by_kind("", "ServiceAccount"), ns, request, sa, "token");
-  } catch (const api::StatusError& e) {
-    throw std::runtime_error("failed to fetch token: " + e.status().message);
+  } catch (const std::exception& e) {
+    // A renewal that fails keeps the token there while it is still good, and is tried again soon (kubelet's token
+    // manager does the same); only a pod without a usable token fails to set up its volume.
+    if (mine && now < existing_claims->value("exp", int64_t(0))) {
+      auto retry = std::chrono::system_clock::now() + kTokenRetryDelay;
+      if (!next_refresh_ || retry < *next_refresh_) next_refresh_ = retry;
+      return existing;
+    }
+    const auto* status = dynamic_cast<const api::StatusError*>(&e);
+    throw std::runtime_error("failed to fetch token: " + (status ? status->status().message : std::string(e.what())));
   }
   std::string token = answer.value("/status/token"_json_pointer, std::string());
   auto claims = token_claims(token);
