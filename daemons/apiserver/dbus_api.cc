@@ -132,6 +132,7 @@ class DbusApi::Object final : public DbusObject<org::kctl::ApiServer1_adaptor> {
       if (sub.empty()) {
         const api::KindInfo& kind = collection_kind(resource, ns);
         if (kind.namespaced && ns.empty()) throw method_not_allowed();  // no POST to all namespaces
+        if (kind.kind == "TokenReview") throw method_not_allowed();     // answered over HTTP, never stored
         return objects_.create(kind, ns, decode_object(object), write_options())->value;
       }
       object_kind(resource, ns, name, sub);

@@ -62,7 +62,8 @@ void admit_service_account(json& pod, const ObjectGetter& get, const std::functi
 
   std::set<std::string> names;
   std::string volume;
-  if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = json::array();
+  bool had_volumes = spec.contains("volumes") && spec["volumes"].is_array();
+  if (!had_volumes) spec["volumes"] = json::array();
   for (const auto& v : spec["volumes"]) {
     std::string name = v.is_object() ? v.value("name", "") : "";
     names.insert(name);
@@ -73,7 +74,7 @@ void admit_service_account(json& pod, const ObjectGetter& get, const std::functi
   bool needed = add_mounts(spec, "initContainers", volume);
   needed = add_mounts(spec, "containers", volume) || needed;
   if (!has_volume && needed) spec["volumes"].push_back({{"name", volume}, {"projected", service_account_token_volume_source()}});
-  if (spec["volumes"].empty()) spec.erase("volumes");
+  if (!had_volumes && spec["volumes"].empty()) spec.erase("volumes");
 }
 
 }  // namespace kctl::apiserver
