@@ -193,6 +193,14 @@ void write_pair(const KeyPair& pair, const std::string& cert_path, const std::st
   write_file(cert_path, pair.cert_pem, 0644);
 }
 
+std::string public_pem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), key) != 1) fail("cannot encode a public key");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, size_t(len));
+}
+
 }  // namespace
 
 KeyPair make_ca(const std::string& common_name, int days) {
@@ -336,7 +344,9 @@ ClusterPkiFiles::ClusterPkiFiles(const std::string& d)
       admin_cert(d + "/admin.crt"),
       admin_key(d + "/admin.key"),
       kubelet_client_cert(d + "/apiserver-kubelet-client.crt"),
-      kubelet_client_key(d + "/apiserver-kubelet-client.key") {}
+      kubelet_client_key(d + "/apiserver-kubelet-client.key"),
+      sa_key(d + "/sa.key"),
+      sa_pub(d + "/sa.pub") {}
 
 std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names) {
   std::vector<std::string> done;
@@ -418,6 +428,24 @@ std::string ensure_self_signed_serving(const std::string& cert_path, const std::
   write_pair({leaf.cert_pem + ca.cert_pem, leaf.key_pem}, cert_path, key_path);
   return existed ? "made a new self-signed serving certificate " + cert_path + ": " + why
                  : "made a self-signed serving certificate " + cert_path;
+}
+
+std::vector<std::string> ensure_service_account_key(const ClusterPkiFiles& files) {
+  std::vector<std::string> done;
+  make_private_dir(files.dir);
+  KeyPtr key;
+  if (fs::exists(files.sa_key)) {
+    if (fs::exists(files.sa_pub)) return done;
+    key = parse_key(read_pem(files.sa_key));
+    if (!key) throw PkiError(files.sa_key + " is not a PEM private key");
+  } else {
+    key = new_key();
+    write_file(files.sa_key, to_pem(key.get()), 0600);
+    done.push_back("created the ServiceAccount token signing key " + files.sa_key);
+  }
+  write_file(files.sa_pub, public_pem(key.get()), 0644);
+  done.push_back("wrote the ServiceAccount token verification key " + files.sa_pub);
+  return done;
 }
 
 }  // namespace kctl::pki

@@ -64,6 +64,7 @@ struct ClusterPkiFiles {
   explicit ClusterPkiFiles(const std::string& dir);
   std::string dir, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key, kubelet_client_cert,
       kubelet_client_key;
+  std::string sa_key, sa_pub;  // the ServiceAccount token signing key (kubeadm's sa.key, sa.pub)
 };
 
 // The subjects: the CA is "kubernetes" (kubeadm's), the serving certificate "kube-apiserver", the admin
@@ -90,5 +91,9 @@ std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const 
 // `names`; made again otherwise. Returns what it did ("" when it kept them), for the daemon to log. Throws PkiError.
 std::string ensure_self_signed_serving(const std::string& cert_path, const std::string& key_path,
                                        const std::string& host, const AltNames& names);
+// Makes the ServiceAccount token signing key when there is none: sa.key (an ECDSA P-256 key, PKCS#8, 0600) and
+// sa.pub (its public key, 0644), DIR made 0700 if missing; sa.pub is written again from sa.key when it is missing.
+// Returns what it did, one sentence per change. Throws PkiError.
+std::vector<std::string> ensure_service_account_key(const ClusterPkiFiles& files);
 
 }  // namespace kctl::pki

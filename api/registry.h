@@ -117,6 +117,7 @@ KindInfo role_binding_kind();
 KindInfo cluster_role_binding_kind();
 // authorization.k8s.io access reviews and authentication.k8s.io SelfSubjectReview: create-only, never stored.
 std::vector<KindInfo> review_kinds();
+KindInfo token_review_kind();
 
 // A kind's names: the singular is the lower-cased kind, as in Kubernetes.
 KindInfo make_kind(std::string group, std::string version, std::string kind, std::string plural,

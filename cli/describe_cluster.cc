@@ -91,7 +91,43 @@ std::string join(const json& arr, const std::string& sep) {
   return out;
 }
 
-std::string describe_service(const json& s, const json* events) {
+// kubectl's formatEndpointSlices: the ready endpoints of the slices' ports named `port_name` as ip:port, three at most
+// ("a,b,c + 2 more..."); a slice without ports gives its addresses alone. "<none>" without slices.
+std::string format_endpoint_slices(const json& slices, const std::string& port_name) {
+  if (!slices.is_array() || slices.empty()) return "<none>";
+  constexpr size_t kMax = 3;
+  std::vector<std::string> list;
+  size_t count = 0;
+  bool more = false;
+  auto add = [&](const json& ep, const std::string& port) {
+    if (list.size() == kMax) more = true;
+    bool ready = ep.value("/conditions/ready"_json_pointer, json(true)) != json(false);
+    json addrs = ep.value("addresses", json::array());
+    if (!more && ready && !addrs.empty()) {
+      std::string addr = addrs[0].get<std::string>();
+      if (!port.empty() && addr.find(':') != std::string::npos) addr = "[" + addr + "]";
+      list.push_back(port.empty() ? addr : addr + ":" + port);
+    }
+    ++count;
+  };
+  for (const auto& slice : slices) {
+    json eps = slice.value("endpoints", json::array());
+    json ports = slice.value("ports", json::array());
+    if (!ports.is_array() || ports.empty()) {
+      for (const auto& ep : eps) add(ep, "");
+      continue;
+    }
+    for (const auto& p : ports) {
+      if (p.value("name", "") != port_name) continue;
+      for (const auto& ep : eps) add(ep, str(p, "/port"));
+    }
+  }
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : ",") + item;
+  return more ? out + " + " + std::to_string(count - kMax) + " more..." : out;
+}
+
+std::string describe_service(const json& s, const json& slices, const json* events) {
   std::string out;
   DescribeWriter w(out);
   const json spec = s.value("spec", json::object());
@@ -123,7 +159,7 @@ std::string describe_service(const json& s, const json* events) {
     w.write(0, "Port:\t" + name + "\t" + str(p, "/port") + "/" + proto + "\n");
     w.write(0, "TargetPort:\t" + str(p, "/targetPort") + "/" + proto + "\n");
     if (p.value("nodePort", 0) != 0) w.write(0, "NodePort:\t" + name + "\t" + str(p, "/nodePort") + "/" + proto + "\n");
-    w.write(0, "Endpoints:\t<none>\n");  // kubectl reads EndpointSlices, which the server does not serve yet
+    w.write(0, "Endpoints:\t" + format_endpoint_slices(slices, p.value("name", "")) + "\n");
   }
   w.write(0, "Session Affinity:\t" + str(spec, "/sessionAffinity") + "\n");
   if (!str(spec, "/externalTrafficPolicy").empty()) w.write(0, "External Traffic Policy:\t" + str(spec, "/externalTrafficPolicy") + "\n");
@@ -347,7 +383,14 @@ std::string describe_object(RestClient& rest, const api::KindInfo& kind, const j
   if (core && k == "ReplicationController") return describe_replicas(rest, obj, load_events(true), false);
   if (kind.group == "apps" && k == "ReplicaSet") return describe_replicas(rest, obj, load_events(true), true);
   if (kind.group == "apps" && k == "Deployment") return describe_deployment(rest, obj, load_events(true));
-  if (core && k == "Service") return describe_service(obj, load_events(true));
+  if (core && k == "Service") {
+    // The Service's EndpointSlices, found by their kubernetes.io/service-name label as kubectl finds them.
+    json slices = rest.call("GET", api::collection_path(resolve_kind("endpointslices.discovery.k8s.io"),
+                                                        str(obj, "/metadata/namespace")) +
+                                       Query().add("labelSelector", "kubernetes.io/service-name=" + str(obj, "/metadata/name")).str())
+                      .value("items", json::array());
+    return describe_service(obj, slices, load_events(true));
+  }
   if (core && k == "Namespace") return describe_namespace(obj);
   if (core && k == "ConfigMap") return describe_config_map(obj, load_events(true));
   if (core && k == "Secret") return describe_secret(obj);

@@ -229,6 +229,7 @@ KindInfo secret_kind() {
 
 KindInfo service_account_kind() {
   KindInfo k = make_kind("", "v1", "ServiceAccount", "serviceaccounts", {"sa"});
+  k.subresources = {"token"};  // TokenRequest (authentication.k8s.io/v1), create only
   k.columns = {name_column(), {"Secrets", "integer", "", "Number of secrets.", 0}, age_column()};
   k.table_cells = [](const json& sa) {
     return std::vector<TableCell>{name_cell(sa), TableCell::integer(int64_t(sa.value("secrets", json::array()).size())),

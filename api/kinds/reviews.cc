@@ -1,5 +1,5 @@
-// The review kinds (authorization.k8s.io/v1 access reviews, authentication.k8s.io/v1 SelfSubjectReview): a client
-// creates one to ask a question and gets it back answered in its status; nothing is stored.
+// The review kinds (authorization.k8s.io/v1 access reviews, authentication.k8s.io/v1 SelfSubjectReview and
+// TokenReview): a client creates one to ask a question and gets it back answered in its status; nothing is stored.
 #include "api/registry.h"
 
 namespace kctl::api::kinds {
@@ -12,6 +12,8 @@ KindInfo review_kind(std::string group, std::string kind, std::string plural, bo
   return k;
 }
 }  // namespace
+
+KindInfo token_review_kind() { return review_kind("authentication.k8s.io", "TokenReview", "tokenreviews", false); }
 
 std::vector<KindInfo> review_kinds() {
   return {

@@ -188,6 +188,8 @@ void ApiServer::start() {
   std::string advertise = options_.advertise_address;
   if (advertise.empty())
     advertise = bind == "0.0.0.0" || bind == "::" || bind.empty() ? host_address() : bind;
+  use_service_account_keys();
+  authenticator_->add_token_source([this](const std::string& token) { return token_authenticator_->authenticate(token); });
   objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
   rbac_changes_ = ensure_bootstrap_rbac(*objects_);
   rbac_ = std::make_shared<RbacAuthorizer>(*store_, registry_);

@@ -14,6 +14,7 @@
 #include "daemons/apiserver/authn.h"
 #include "daemons/apiserver/object_service.h"
 #include "daemons/apiserver/rbac.h"
+#include "daemons/apiserver/service_account_token.h"
 #include "daemons/apiserver/sqlite_store.h"
 #include "daemons/common/http_server.h"
 
@@ -51,6 +52,13 @@ struct ApiServerOptions {
   // pki/apiserver-kubelet-client.crt/.key) and the CAs their serving certificates are checked against
   // (--kubelet-certificate-authority; unset: not checked, as kube-apiserver).
   std::string kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority;
+  // ServiceAccount tokens: signed with --service-account-signing-key-file's key, verified with
+  // --service-account-key-file's keys (comma-separated files; default: the signing key's public half); without
+  // either, DATA_DIR/pki/sa.key and sa.pub, made at the first start. --service-account-issuer (comma-separated: the
+  // first signs, all are accepted) and --api-audiences (comma-separated; default: the issuers).
+  std::string service_account_key_file, service_account_signing_key_file;
+  std::string service_account_issuer = kDefaultServiceAccountIssuer;
+  std::string api_audiences;
 };
 
 // What a URL under /api or /apis names.
@@ -84,6 +92,8 @@ class ApiServer {
   // What start() added to the default RBAC policy (one sentence each; empty when it was all there).
   const std::vector<std::string>& rbac_changes() const { return rbac_changes_; }
   ObjectService& objects() { return *objects_; }
+  // The authenticator of ServiceAccount bearer tokens (after start()).
+  const ServiceAccountTokenAuthenticator& service_account_authenticator() const { return *token_authenticator_; }
   SqliteStore& store() { return *store_; }
 
   void handle(http::Request& req, ResponseWriter& w);
@@ -125,6 +135,9 @@ class ApiServer {
   void compaction_loop();
   // Makes or checks DATA_DIR/pki and points `tls` at it; writes admin.kubeconfig. Throws std::runtime_error.
   void use_cluster_pki(http::TlsServerOptions& tls);
+  // Reads (or makes, in DATA_DIR/pki) the ServiceAccount keys and sets up the token issuer and authenticator.
+  // Throws std::runtime_error.
+  void use_service_account_keys();
   ObjectAttrs compute_attrs(const std::string& key, const nlohmann::json& obj) const;
 
   ApiServerOptions options_;
@@ -138,6 +151,8 @@ class ApiServer {
   std::vector<std::string> rbac_changes_;
   RuleResolver rule_resolver_;
   std::unique_ptr<InflightLimiter> limiter_;
+  ServiceAccountTokenIssuerPtr token_issuer_;
+  ServiceAccountTokenAuthenticatorPtr token_authenticator_;
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;

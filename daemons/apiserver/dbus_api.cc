@@ -132,9 +132,11 @@ class DbusApi::Object final : public DbusObject<org::kctl::ApiServer1_adaptor> {
       if (sub.empty()) {
         const api::KindInfo& kind = collection_kind(resource, ns);
         if (kind.namespaced && ns.empty()) throw method_not_allowed();  // no POST to all namespaces
+        if (kind.kind == "TokenReview") throw method_not_allowed();     // answered over HTTP, never stored
         return objects_.create(kind, ns, decode_object(object), write_options())->value;
       }
       object_kind(resource, ns, name, sub);
+      if (sub == "token") return objects_.request_token(ns, name, decode_object(object)).dump();
       if (sub != "binding") throw method_not_allowed();
       objects_.bind(ns, name, decode_object(object), write_options());
       return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Success"},

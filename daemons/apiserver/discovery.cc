@@ -25,6 +25,7 @@ SubresourceInfo subresource_info(const KindInfo& k, const std::string& sub) {
   if (sub == "exec") return {"", "v1", "PodExecOptions", {"create", "get"}};
   if (sub == "portforward") return {"", "v1", "PodPortForwardOptions", {"create", "get"}};
   if (sub == "finalize") return {"", "v1", "Namespace", {"update"}};
+  if (sub == "token") return {"authentication.k8s.io", "v1", "TokenRequest", {"create"}};
   return {k.group, k.version, k.kind, {"get"}};
 }
 

@@ -86,6 +86,16 @@ int main(int argc, char** argv) {
   flags.add("kubelet-client-key", &o.kubelet_client_key, "PEM file of the key of --kubelet-client-certificate");
   flags.add("kubelet-certificate-authority", &o.kubelet_certificate_authority,
             "PEM file of the CAs kubelets' serving certificates are checked against (unset: not checked)");
+  flags.add("service-account-key-file", &o.service_account_key_file,
+            "PEM files (comma-separated) of the public keys (or certificates, or private keys) that verify "
+            "ServiceAccount tokens (default: the public half of --service-account-signing-key-file)");
+  flags.add("service-account-signing-key-file", &o.service_account_signing_key_file,
+            "PEM file of the private key (ECDSA P-256 or RSA) that signs ServiceAccount tokens; without it and "
+            "--service-account-key-file, DATA_DIR/pki/sa.key (and sa.pub), made at the first start");
+  flags.add("service-account-issuer", &o.service_account_issuer,
+            "the \"iss\" of ServiceAccount tokens (comma-separated: the first is written, all are accepted)");
+  flags.add("api-audiences", &o.api_audiences,
+            "audiences (comma-separated) a token must carry one of to authenticate to the API (default: the issuers)");
   flags.add("advertise-address", &o.advertise_address, "address published in the `kubernetes` Endpoints");
   flags.add("data-dir", &o.data_dir, "directory of the SQLite store (state.db)");
   flags.add("service-cluster-ip-range", &o.service_cluster_ip_range, "CIDR from which Service ClusterIPs are allocated");

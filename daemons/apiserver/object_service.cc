@@ -11,6 +11,7 @@
 #include "api/schema_check.h"
 #include "api/selector.h"
 #include "api/validation.h"
+#include "daemons/apiserver/service_account_admission.h"
 
 namespace kctl::apiserver {
 
@@ -273,6 +274,7 @@ RecordPtr ObjectService::create(const KindInfo& kind, const std::string& ns, jso
   // a Node is the exception: the kubelet registers it with its status.
   if (kind.has_subresource("status") && kind.kind != "Node" && obj.contains("status")) obj["status"] = json::object();
   kind.apply_defaults(obj);
+  if (kind.kind == "Pod" && kind.group.empty()) admit_service_account(obj, object_getter(*this), random_suffix);
   validate(kind, obj, nullptr);
   check_namespace_accepts(kind, ns);
   bool allocated = false;

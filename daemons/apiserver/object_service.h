@@ -42,6 +42,8 @@ struct Selectors {
 
 using api::PatchType;
 
+class ServiceAccountTokenIssuer;
+
 class ObjectService {
  public:
   ObjectService(Store& store, const api::Registry& registry, ServiceAllocator& allocator);
@@ -77,6 +79,11 @@ class ObjectService {
   // POST pods/NAME/binding: assigns the pod to the target node.
   void bind(const std::string& ns, const std::string& pod_name, const nlohmann::json& binding, const WriteOptions& opts);
 
+  // POST serviceaccounts/NAME/token: a TokenRequest answered with a signed token (see service_account_token.h).
+  // Throws StatusError(503) until the apiserver has set the issuer.
+  nlohmann::json request_token(const std::string& ns, const std::string& sa_name, const nlohmann::json& request) const;
+  void set_token_issuer(const ServiceAccountTokenIssuer* issuer) { token_issuer_ = issuer; }
+
   // Creates what a fresh cluster has: the system namespaces and the `kubernetes` Service and Endpoints.
   void bootstrap(const std::string& advertise_address, int port);
   Store& store() { return store_; }
@@ -102,6 +109,7 @@ class ObjectService {
   Store& store_;
   const api::Registry& registry_;
   ServiceAllocator& allocator_;
+  const ServiceAccountTokenIssuer* token_issuer_ = nullptr;  // set once at start, before serving
 };
 
 // Refuses (400) field selectors on fields the kind does not index, as kube-apiserver does.

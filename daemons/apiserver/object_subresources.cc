@@ -1,5 +1,6 @@
 // ObjectService's subresources and bootstrap: the autoscaling/v1 Scale of ReplicationControllers, ReplicaSets and
-// Deployments, pod binding, and the namespaces and `kubernetes` Service every cluster starts with.
+// Deployments, pod binding, and the namespaces and `kubernetes` Service (with its Endpoints and EndpointSlice) every
+// cluster starts with.
 #include "api/patch.h"
 #include "api/validation.h"
 #include "daemons/apiserver/object_service.h"
@@ -136,6 +137,27 @@ void ObjectService::bootstrap(const std::string& advertise_address, int port) {
     create(*eps, "default", ep, {});
   } else if (json::parse(rec->value).value("subsets", json()) != ep["subsets"]) {
     patch(*eps, "default", "kubernetes", "", PatchType::Merge, {{"subsets", ep["subsets"]}}, {}, nullptr);
+  }
+  // The same endpoint as an EndpointSlice, which kctl-proxy reads (kube's endpointsAdapter mirrors the Endpoints
+  // into one slice of the same name).
+  const KindInfo* slices = registry_.by_resource("discovery.k8s.io", "endpointslices");
+  json slice = {{"metadata", {{"name", "kubernetes"}, {"labels", {{"kubernetes.io/service-name", "kubernetes"}}}}},
+                {"addressType", advertise_address.find(':') != std::string::npos ? "IPv6" : "IPv4"},
+                {"endpoints", json::array({{{"addresses", json::array({advertise_address})},
+                                            {"conditions", {{"ready", true}}}}})},
+                {"ports", json::array({{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}})}};
+  if (auto rec = store_.get(key(*slices, "default", "kubernetes")); !rec) {
+    create(*slices, "default", slice, {});
+  } else {
+    json stored = json::parse(rec->value);
+    if (stored.value("addressType", json()) != slice["addressType"]) {  // immutable: the slice is replaced
+      remove(*slices, "default", "kubernetes", {});
+      create(*slices, "default", slice, {});
+    } else if (stored.value("endpoints", json()) != slice["endpoints"] || stored.value("ports", json()) != slice["ports"]) {
+      guaranteed_update(*slices, "default", "kubernetes", "", {}, [&](json& obj) {
+        for (const char* f : {"endpoints", "ports"}) obj[f] = slice[f];
+      });
+    }
   }
 }
 

@@ -96,6 +96,8 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const Req
   if (m == "PUT") return serve_update(req, w, ri);
   if (m == "PATCH") return serve_patch(req, w, ri);
   if (m == "DELETE" && ri.subresource.empty()) return serve_delete(req, w, ri);
+  if (m == "POST" && ri.subresource == "token")
+    return w.respond(201, "application/json", objects_->request_token(ri.ns, ri.name, decode_body(req)).dump());
   if (m == "POST" && ri.subresource == "binding") {
     std::vector<std::string> warnings;
     objects_->bind(ri.ns, ri.name, decode_body(req), write_options(req, &warnings));

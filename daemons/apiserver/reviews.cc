@@ -1,7 +1,9 @@
 // The reviews: a client POSTs a question and gets the object back with the answer in its status, as kube-apiserver's
 // authorization.k8s.io (SelfSubjectAccessReview for `kubectl auth can-i`, SubjectAccessReview,
 // LocalSubjectAccessReview, SelfSubjectRulesReview for `kubectl auth can-i --list`) and authentication.k8s.io
-// (SelfSubjectReview for `kubectl auth whoami`). Nothing is stored.
+// (SelfSubjectReview for `kubectl auth whoami`, TokenReview). Nothing is stored.
+#include <ctime>
+
 #include "daemons/apiserver/apiserver.h"
 
 namespace kctl::apiserver {
@@ -82,6 +84,10 @@ void ApiServer::serve_review(http::Request& req, ResponseWriter& w, const Reques
   if (!body.is_object()) throw StatusError(Status::bad_request("the request body is not an object"));
   if (body.contains("kind") && body["kind"] != kind.kind)
     throw StatusError(Status::bad_request("the body is a " + text(body, "kind") + ", not a " + kind.kind));
+  if (kind.kind == "TokenReview") {  // may this token call the API (a webhook or an aggregated server asks)
+    w.respond(201, "application/json", review_token(*token_authenticator_, body, std::time(nullptr)).dump());
+    return;
+  }
   json spec = body.value("spec", json::object());
   json out = {{"kind", kind.kind}, {"apiVersion", kind.api_version()}, {"metadata", {{"creationTimestamp", nullptr}}}};
   if (kind.kind != "SelfSubjectReview") out["spec"] = spec;

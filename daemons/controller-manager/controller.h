@@ -26,6 +26,7 @@ struct ControllerOptions {
   // How long pods stay on such a node when they carry no toleration of their own (kube's default 300 s).
   std::chrono::seconds default_toleration_seconds{300};
   int workers = 2;  // per controller (kube-controller-manager's --concurrent-*-syncs)
+  std::string root_ca_file;  // --root-ca-file: the CA the root-ca-cert-publisher puts in kube-root-ca.crt
 };
 
 struct ControllerContext {

@@ -15,6 +15,8 @@
 #include "daemons/controller-manager/node_ipam_controller.h"
 #include "daemons/controller-manager/node_lifecycle_controller.h"
 #include "daemons/controller-manager/replica_set_controller.h"
+#include "daemons/controller-manager/root_ca_cert_publisher.h"
+#include "daemons/controller-manager/service_account_controller.h"
 #include "daemons/controller-manager/taint_eviction_controller.h"
 
 namespace kctl::controllers {
@@ -39,6 +41,9 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
       {"replicaset", ReplicaSetController::for_replica_sets},
       {"replicationcontroller", ReplicaSetController::for_replication_controllers},
       {"deployment", DeploymentController::create},
+      {"serviceaccount", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<ServiceAccountsController>(c); }},
+      {"root-ca-cert-publisher",
+       [](ControllerContext& c) -> ControllerPtr { return std::make_unique<RootCaCertPublisher>(c); }},
   };
   return all;
 }

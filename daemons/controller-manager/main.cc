@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
                                                  "NotReady (Unknown)");
   flags.add("default-not-ready-toleration-seconds", &toleration,
             "how long pods without a toleration of their own stay on an unreachable or not-ready node");
+  flags.add("root-ca-file", &o.controllers.root_ca_file,
+            "PEM file of the CA published in every namespace as ConfigMap kube-root-ca.crt (key ca.crt); without it, "
+            "ca.crt is empty");
   flags.add("concurrent-syncs", &o.controllers.workers, "workers per controller");
   flags.add("dbus-address", &dbus_address,
             "the bus to own org.kctl.ControllerManager1 on, e.g. unix:path=/run/kctl/bus (default: the system bus)");

@@ -215,6 +215,11 @@ void Kubelet::sync_running_pod(const json& pod, PodRecord& rec) {
     rec.sandbox_error = std::string("MountVolume.SetUp failed: ") + e.what();
     return;
   }
+  // Back when a projected ServiceAccount token is due for renewal.
+  if (auto at = volumes.next_refresh()) {
+    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*at - std::chrono::system_clock::now());
+    queue_.add_after(rec.ns + "/" + rec.name, std::max(delay, std::chrono::milliseconds(1000)));
+  }
   std::string policy = pod.value("/spec/restartPolicy"_json_pointer, std::string("Always"));
   // Init containers one at a time, in order; the app containers only once they all succeeded.
   for (const auto& spec : pod.value("/spec/initContainers"_json_pointer, json::array())) {

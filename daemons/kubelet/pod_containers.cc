@@ -72,6 +72,40 @@ std::string b64decode(const std::string& in) {
   return out;
 }
 
+// The docker-link style variables of a Service (kubelet's envvars.FromServices): NAME_SERVICE_HOST,
+// NAME_SERVICE_PORT[_PORTNAME], NAME_PORT and NAME_PORT_P_PROTO[_PROTO|_PORT|_ADDR].
+std::vector<std::pair<std::string, std::string>> service_env(const json& svc) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string ip = svc.value("/spec/clusterIP"_json_pointer, std::string());
+  json ports = svc.value("/spec/ports"_json_pointer, json::array());
+  if (ip.empty() || ip == "None" || !ports.is_array() || ports.empty()) return out;
+  auto upper = [](std::string s) {
+    for (auto& c : s) c = c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string name = upper(svc.value("/metadata/name"_json_pointer, std::string()));
+  auto port_of = [](const json& p) { return std::to_string(p.value("port", 0)); };
+  out.emplace_back(name + "_SERVICE_HOST", ip);
+  out.emplace_back(name + "_SERVICE_PORT", port_of(ports[0]));
+  for (const auto& p : ports)
+    if (!p.value("name", "").empty()) out.emplace_back(name + "_SERVICE_PORT_" + upper(p.value("name", "")), port_of(p));
+  std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+  auto proto = [](const json& p) {
+    std::string s = p.value("protocol", "TCP");
+    for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  out.emplace_back(name + "_PORT", proto(ports[0]) + "://" + host + ":" + port_of(ports[0]));
+  for (const auto& p : ports) {
+    std::string prefix = name + "_PORT_" + port_of(p) + "_" + upper(p.value("protocol", "TCP"));
+    out.emplace_back(prefix, proto(p) + "://" + host + ":" + port_of(p));
+    out.emplace_back(prefix + "_PROTO", proto(p));
+    out.emplace_back(prefix + "_PORT", port_of(p));
+    out.emplace_back(prefix + "_ADDR", ip);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec, ContainerRecord& c) {
@@ -132,6 +166,13 @@ bool Kubelet::start_container(const json& pod, const json& spec, PodRecord& rec,
   for (const auto& kv : image->config.env)
     if (auto eq = kv.find('='); eq != std::string::npos) set_env(kv.substr(0, eq), kv.substr(eq + 1));
   set_env("HOSTNAME", pod_hostname(pod));
+  // The `kubernetes` Service of the default namespace, which every pod gets (so that in-cluster clients find the
+  // apiserver); the container's own env can override these.
+  try {
+    json svc = api::ResourceClient(*transport_, *reg.by_kind("", "Service"), "default").get("kubernetes");
+    for (const auto& [k, v] : service_env(svc)) set_env(k, v);
+  } catch (const api::StatusError&) {
+  }
   for (const auto& from : spec.value("envFrom", json::array())) {
     bool secret = from.contains("secretRef");
     const json& ref = secret ? from["secretRef"] : from.value("configMapRef", json::object());

@@ -1,11 +1,17 @@
-// PodVolumes: emptyDir, hostPath, configMap and secret volumes, and container mounts with subPath and readOnly.
+// PodVolumes: emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes, and container mounts with
+// subPath and readOnly.
 #include "daemons/kubelet/volumes.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/jwt.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -40,7 +46,186 @@ bool safe_relative(const std::string& p) {
   return true;
 }
 
+// How soon a failed token renewal is tried again.
+constexpr auto kTokenRetryDelay = std::chrono::seconds(10);
+
+// How kube's downward API writes a map (labels, annotations): key="value" lines sorted by key, values quoted.
+std::string format_map(const json& m) {
+  std::string out;
+  if (!m.is_object()) return out;
+  std::vector<std::string> keys;
+  for (auto it = m.begin(); it != m.end(); ++it) keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end());
+  for (const auto& k : keys) {
+    if (!out.empty()) out += "\n";
+    out += k + "=" + json(m[k].is_string() ? m[k].get<std::string>() : m[k].dump()).dump();
+  }
+  return out;
+}
+
+// The value of a downward API fieldRef; nullopt for a field the kubelet cannot give.
+std::optional<std::string> pod_field(const json& pod, const std::string& path) {
+  const json& m = pod.value("metadata", json::object());
+  if (path == "metadata.name") return m.value("name", "");
+  if (path == "metadata.namespace") return m.value("namespace", "");
+  if (path == "metadata.uid") return m.value("uid", "");
+  if (path == "metadata.labels") return format_map(m.value("labels", json::object()));
+  if (path == "metadata.annotations") return format_map(m.value("annotations", json::object()));
+  for (const char* f : {"labels", "annotations"}) {
+    std::string prefix = std::string("metadata.") + f + "['";
+    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + 2 && path.substr(path.size() - 2) == "']") {
+      json map = m.value(f, json::object());
+      return map.value(path.substr(prefix.size(), path.size() - prefix.size() - 2), std::string());
+    }
+  }
+  if (path == "spec.nodeName") return pod.value("/spec/nodeName"_json_pointer, std::string());
+  if (path == "spec.serviceAccountName") return pod.value("/spec/serviceAccountName"_json_pointer, std::string());
+  return std::nullopt;
+}
+
+// Writes `data` to `path` by way of a temporary file and a rename, so a container never reads half a token.
+void write_atomically(const fs::path& path, const std::string& data, int mode) {
+  fs::create_directories(path.parent_path());
+  std::string tmp = (path.parent_path() / ("..tmp." + path.filename().string())).string();
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
+  }
+  ::chmod(tmp.c_str(), mode_t(mode));
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot write " + path.string() + ": " + ec.message());
+}
+
 }  // namespace
+
+std::optional<json> token_claims(const std::string& token) {
+  auto parsed = jwt::parse(token);
+  if (!parsed) return std::nullopt;
+  return parsed->claims;
+}
+
+int64_t token_refresh_time(int64_t iat, int64_t exp) {
+  constexpr int64_t kMaxRefreshAge = 24 * 3600;
+  return std::min(iat + (exp - iat) * 8 / 10, iat + kMaxRefreshAge);
+}
+
+void PodVolumes::add_key_files(Files& files, const json& data, bool b64, const json& items, int default_mode) {
+  auto add = [&](const std::string& key, const std::string& rel, int mode) {
+    if (!data.is_object() || !data.contains(key) || !safe_relative(rel)) return;
+    std::string value = data[key].is_string() ? data[key].get<std::string>() : data[key].dump();
+    files[rel] = {b64 ? base64_decode(value) : value, mode};
+  };
+  if (items.is_array() && !items.empty()) {
+    for (const auto& it : items) add(it.value("key", ""), it.value("path", ""), it.value("mode", default_mode));
+  } else if (data.is_object()) {
+    for (auto it = data.begin(); it != data.end(); ++it) add(it.key(), it.key(), default_mode);
+  }
+}
+
+void PodVolumes::add_downward_files(Files& files, const json& pod, const json& items, int default_mode) {
+  for (const auto& it : items.is_array() ? items : json::array()) {
+    std::string rel = it.value("path", "");
+    if (!safe_relative(rel)) continue;
+    std::optional<std::string> value;
+    if (it.contains("fieldRef")) value = pod_field(pod, it["fieldRef"].value("fieldPath", ""));
+    if (!value) throw std::runtime_error("downwardAPI item \"" + rel + "\": only fieldRef of metadata and spec "
+                                         "fields is supported");
+    files[rel] = {*value, it.value("mode", default_mode)};
+  }
+}
+
+std::string PodVolumes::service_account_token(const json& pod, const json& source, const std::string& path) {
+  std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string("default"));
+  std::string sa = pod.value("/spec/serviceAccountName"_json_pointer, std::string("default"));
+  std::string uid = pod.value("/metadata/uid"_json_pointer, std::string());
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto remember = [&](const json& claims) {
+    auto at = std::chrono::system_clock::time_point(
+        std::chrono::seconds(token_refresh_time(claims.value("iat", now), claims.value("exp", now))));
+    if (!next_refresh_ || at < *next_refresh_) next_refresh_ = at;
+  };
+  // The token already there, while it is this pod's and not yet due.
+  std::ifstream in(path, std::ios::binary);
+  std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto existing_claims = token_claims(existing);
+  bool mine = existing_claims &&
+              existing_claims->value("/kubernetes.io/pod/uid"_json_pointer, std::string()) == uid &&
+              existing_claims->value("/kubernetes.io/serviceaccount/name"_json_pointer, std::string()) == sa;
+  if (mine && now < token_refresh_time(existing_claims->value("iat", int64_t(0)), existing_claims->value("exp", int64_t(0)))) {
+    remember(*existing_claims);
+    return existing;
+  }
+  json spec = {{"expirationSeconds", source.value("expirationSeconds", int64_t(3600))},
+               {"boundObjectRef",
+                {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", pod.value("/metadata/name"_json_pointer, std::string())},
+                 {"uid", uid}}}};
+  if (std::string aud = source.value("audience", ""); !aud.empty()) spec["audiences"] = {aud};
+  json request = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", spec}};
+  json answer;
+  try {
+    answer = transport_.create(*api::Registry::builtin().by_kind("", "ServiceAccount"), ns, request, sa, "token");
+  } catch (const std::exception& e) {
+    // A renewal that fails keeps the token there while it is still good, and is tried again soon (kubelet's token
+    // manager does the same); only a pod without a usable token fails to set up its volume.
+    if (mine && now < existing_claims->value("exp", int64_t(0))) {
+      auto retry = std::chrono::system_clock::now() + kTokenRetryDelay;
+      if (!next_refresh_ || retry < *next_refresh_) next_refresh_ = retry;
+      return existing;
+    }
+    const auto* status = dynamic_cast<const api::StatusError*>(&e);
+    throw std::runtime_error("failed to fetch token: " + (status ? status->status().message : std::string(e.what())));
+  }
+  std::string token = answer.value("/status/token"_json_pointer, std::string());
+  auto claims = token_claims(token);
+  if (!claims) throw std::runtime_error("failed to fetch token: the apiserver answered no token");
+  remember(*claims);
+  return token;
+}
+
+void PodVolumes::project(const json& pod, const json& projected, const std::string& dir) {
+  std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string("default"));
+  const auto& reg = api::Registry::builtin();
+  int mode = projected.value("defaultMode", 0644);
+  Files files;
+  for (const auto& src : projected.value("sources", json::array())) {
+    if (src.contains("serviceAccountToken")) {
+      const json& t = src["serviceAccountToken"];
+      std::string rel = t.value("path", "");
+      if (!safe_relative(rel)) continue;
+      files[rel] = {service_account_token(pod, t, dir + "/" + rel), t.value("mode", mode)};
+    } else if (src.contains("configMap") || src.contains("secret")) {
+      bool secret = src.contains("secret");
+      const json& ref = secret ? src["secret"] : src["configMap"];
+      std::string name = ref.value("name", "");
+      json obj;
+      try {
+        obj = api::ResourceClient(transport_, *reg.by_kind("", secret ? "Secret" : "ConfigMap"), ns).get(name);
+      } catch (const api::StatusError& e) {
+        if (e.status().code != 404 || !ref.value("optional", false))
+          throw std::runtime_error(std::string(secret ? "secret" : "configmap") + " \"" + name + "\" not found");
+      }
+      add_key_files(files, obj.value("data", json::object()), secret, ref.value("items", json::array()), mode);
+    } else if (src.contains("downwardAPI")) {
+      add_downward_files(files, pod, src["downwardAPI"].value("items", json::array()), mode);
+    }
+  }
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);  // the files' own modes decide who in the container reads them
+  for (const auto& [rel, file] : files) {
+    fs::path p = fs::path(dir) / rel;
+    std::ifstream in(p, std::ios::binary);
+    std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.is_open() || current != file.first) write_atomically(p, file.first, file.second);
+    else ::chmod(p.c_str(), mode_t(file.second));
+  }
+  // What no source gives any more goes.
+  std::set<std::string> top;
+  for (const auto& [rel, file] : files) top.insert(fs::path(rel).begin()->string());
+  for (const auto& e : fs::directory_iterator(dir))
+    if (!top.count(e.path().filename().string())) fs::remove_all(e.path());
+}
 
 void PodVolumes::write_keys(const std::string& dir, const json& data, bool b64, const json& items, int default_mode) {
   fs::create_directories(dir);
@@ -104,8 +289,24 @@ void PodVolumes::prepare(const json& pod) {
           if (safe_relative(it.key())) std::ofstream(fs::path(d) / it.key(), std::ios::binary) << base64_decode(it->get<std::string>());
       }
       paths_[name] = d;
+    } else if (v.contains("projected") || v.contains("downwardAPI")) {
+      // Under a directory only root can enter: a ServiceAccount token is a credential, and the files inside are
+      // 0644 for the container's users (kube keeps them under /var/lib/kubelet/pods, 0750).
+      std::string parent = pod_dir_ + "/volumes/" + (v.contains("projected") ? "projected" : "downward-api");
+      fs::create_directories(parent);
+      ::chmod(parent.c_str(), 0700);
+      std::string d = parent + "/" + name;
+      if (v.contains("projected")) {
+        project(pod, v["projected"], d);
+      } else {
+        json projected = {{"defaultMode", v["downwardAPI"].value("defaultMode", 0644)},
+                          {"sources", {{{"downwardAPI", {{"items", v["downwardAPI"].value("items", json::array())}}}}}}};
+        project(pod, projected, d);
+      }
+      paths_[name] = d;
     } else {
-      throw std::runtime_error("volume \"" + name + "\": only emptyDir, hostPath, configMap and secret volumes are supported");
+      throw std::runtime_error("volume \"" + name + "\": only emptyDir, hostPath, configMap, secret, downwardAPI and "
+                               "projected volumes are supported");
     }
   }
 }
@@ -123,8 +324,9 @@ std::vector<Mount> PodVolumes::mounts_for(const json& container) const {
       source += "/" + sub;
       if (!fs::exists(source)) fs::create_directories(source);
     }
-    bool ro = m.value("readOnly", false) || source.find("/volumes/configmap/") != std::string::npos ||
-              source.find("/volumes/secret/") != std::string::npos;
+    bool ro = m.value("readOnly", false);
+    for (const char* kind : {"/volumes/configmap/", "/volumes/secret/", "/volumes/projected/", "/volumes/downward-api/"})
+      if (source.find(kind) != std::string::npos) ro = true;
     out.push_back({source, m.value("mountPath", ""), ro});
   }
   return out;

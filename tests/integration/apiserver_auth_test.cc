@@ -284,7 +284,7 @@ TEST_F(ApiServerLimitsTest, WatchesPerUserAreBounded) {
     third = curl({"-H", "Authorization: Bearer token-ops", "--max-time", "2",
                   url("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")});
     return third.code == 429;
-  })) << third.code << " " << third.body;
+  }, std::chrono::seconds(40))) << third.code << " " << third.body;  // the two curl watches may take a while to start
   EXPECT_TRUE(contains(third.body, "Too many requests")) << third.body;
   // Another user has its own count.
   auto other = curl({"-H", "Authorization: Bearer token-ops2", "--max-time", "3",

@@ -3,6 +3,8 @@
 // immutability as kube-apiserver reports it.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "harness.h"
 
 using namespace kctl::test;
@@ -69,8 +71,10 @@ TEST_F(KubectlRbacTest, DiscoveryListsTheFourKinds) {
 TEST_F(KubectlRbacTest, CreateGeneratorsGetAndDescribe) {
   ok({"create", "clusterrole", "pod-viewer", "--verb=get,list", "--resource=pods,pods/log"});
   auto r = ok({"get", "clusterroles"});
-  EXPECT_TRUE(contains(r.out, "NAME         CREATED AT")) << r.out;
-  EXPECT_TRUE(contains(r.out, "pod-viewer   20")) << r.out;  // an RFC 3339 time, as kube-apiserver's default Table
+  // Beside the default roles; CREATED AT is an RFC 3339 time, as kube-apiserver's default Table.
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("^NAME +CREATED AT\n"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\npod-viewer +20[0-9-]+T[0-9:]+Z\n"))) << r.out;
+  EXPECT_TRUE(contains(r.out, "\ncluster-admin ")) << r.out;
   json cr = parse_json(ok({"get", "clusterrole", "pod-viewer", "-o", "json"}).out);
   EXPECT_EQ(cr["rules"][0]["resources"], json::array({"pods", "pods/log"})) << cr;
 

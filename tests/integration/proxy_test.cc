@@ -551,7 +551,8 @@ TEST_F(ProxyTest, BusShowsTheProxyAndSyncRepairsDriftAtOnce) {
   auto prop = [&](const std::string& name) {
     return busctl({"get-property", "org.kctl.Proxy1", "/org/kctl/Proxy1", "org.kctl.Proxy1", name}).out;
   };
-  ASSERT_TRUE(eventually([&] { return prop("Endpoints") == "u 3\n"; }, 10s)) << proxy_.log();
+  // web's three and the apiserver's own, from the kubernetes EndpointSlice.
+  ASSERT_TRUE(eventually([&] { return prop("Endpoints") == "u 4\n"; }, 10s)) << proxy_.log();
   EXPECT_EQ(prop("Table"), "s \"ip kctl\"\n");
   // web, empty and the apiserver's own default/kubernetes.
   EXPECT_EQ(prop("Services"), "u " + std::to_string(client_->resource("services", "").list().items.size()) + "\n");
