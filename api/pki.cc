@@ -303,6 +303,137 @@ Subject subject(const std::string& cert_pem) {
   return out;
 }
 
+namespace {
+
+using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
+
+ReqPtr parse_request(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), int(pem.size())));
+  ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (!req) throw PkiError("PEM block type must be CERTIFICATE REQUEST");
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (!key || X509_REQ_verify(req.get(), key) != 1) {
+    ERR_clear_error();
+    throw PkiError("the certificate request's signature does not verify");
+  }
+  return req;
+}
+
+// certificates.k8s.io/v1 KeyUsage names, as kube's signer maps them (pkg/controller/certificates/authority).
+struct UsageBits {
+  std::string key_usage, ext_key_usage;  // openssl.cnf lists
+};
+UsageBits usage_bits(const std::vector<std::string>& usages) {
+  static const std::pair<const char*, const char*> kKeyUsages[] = {
+      {"signing", "digitalSignature"},         {"digital signature", "digitalSignature"},
+      {"content commitment", "nonRepudiation"}, {"key encipherment", "keyEncipherment"},
+      {"key agreement", "keyAgreement"},       {"data encipherment", "dataEncipherment"},
+      {"cert sign", "keyCertSign"},            {"crl sign", "cRLSign"},
+      {"encipher only", "encipherOnly"},       {"decipher only", "decipherOnly"}};
+  static const std::pair<const char*, const char*> kExtUsages[] = {
+      {"any", "anyExtendedKeyUsage"}, {"server auth", "serverAuth"},   {"client auth", "clientAuth"},
+      {"code signing", "codeSigning"}, {"email protection", "emailProtection"}, {"s/mime", "emailProtection"},
+      {"ipsec end system", "ipsecEndSystem"}, {"ipsec tunnel", "ipsecTunnel"}, {"ipsec user", "ipsecUser"},
+      {"timestamping", "timeStamping"}, {"ocsp signing", "OCSPSigning"}, {"microsoft sgc", "msSGC"},
+      {"netscape sgc", "nsSGC"}};
+  UsageBits out;
+  auto append = [](std::string& list, const char* v) {
+    if (list.find(v) == std::string::npos) list += (list.empty() ? "" : ",") + std::string(v);
+  };
+  for (const auto& u : usages) {
+    bool known = false;
+    for (const auto& [name, bit] : kKeyUsages)
+      if (u == name) append(out.key_usage, bit), known = true;
+    for (const auto& [name, bit] : kExtUsages)
+      if (u == name) append(out.ext_key_usage, bit), known = true;
+    if (!known) throw PkiError("unknown key usage \"" + u + "\"");
+  }
+  return out;
+}
+
+}  // namespace
+
+CertificateRequest parse_certificate_request(const std::string& csr_pem) {
+  ReqPtr req = parse_request(csr_pem);
+  CertificateRequest out;
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(e);
+    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)), size_t(ASN1_STRING_length(data)));
+    int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    if (nid == NID_commonName) out.subject.common_name = value;
+    if (nid == NID_organizationName) out.subject.organizations.push_back(value);
+  }
+  std::unique_ptr<STACK_OF(X509_EXTENSION), void (*)(STACK_OF(X509_EXTENSION)*)> exts(
+      X509_REQ_get_extensions(req.get()),
+      [](STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); });
+  ERR_clear_error();
+  if (!exts) return out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+    if (g->type == GEN_DNS) {
+      out.names.dns.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                 size_t(ASN1_STRING_length(g->d.dNSName)));
+    } else if (g->type == GEN_IPADD) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      int len = ASN1_STRING_length(g->d.iPAddress);
+      const unsigned char* p = ASN1_STRING_get0_data(g->d.iPAddress);
+      if (len == 4 || len == 16) inet_ntop(len == 4 ? AF_INET : AF_INET6, p, buf, sizeof buf);
+      out.names.ips.emplace_back(buf);
+    } else if (g->type == GEN_EMAIL) {
+      out.has_emails = true;
+    } else if (g->type == GEN_URI) {
+      out.has_uris = true;
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_pem,
+                                     const std::vector<std::string>& usages, long seconds) {
+  ReqPtr req = parse_request(csr_pem);
+  UsageBits bits = usage_bits(usages);
+  X509Ptr ca_cert = parse_cert(ca.cert_pem);
+  KeyPtr ca_key = parse_key(ca.key_pem);
+  if (!ca_cert) throw PkiError("the CA certificate is not a PEM certificate");
+  if (!ca_key) throw PkiError("the CA key is not a PEM private key");
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
+    ERR_clear_error();
+    throw PkiError("the CA key does not belong to the CA certificate");
+  }
+  X509Ptr cert(X509_new());
+  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) fail("cannot make a certificate");
+  BignumPtr serial(BN_new());
+  if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+      !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
+    fail("cannot make a serial number");
+  if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) ||
+      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), seconds))
+    fail("cannot set the validity");
+  // Never beyond the CA (kube's signer caps the duration the same way).
+  if (X509_cmp_time(X509_get0_notAfter(ca_cert.get()), nullptr) > 0 &&
+      ASN1_TIME_compare(X509_get0_notAfter(cert.get()), X509_get0_notAfter(ca_cert.get())) > 0)
+    X509_set1_notAfter(cert.get(), X509_get0_notAfter(ca_cert.get()));
+  if (X509_set_subject_name(cert.get(), X509_REQ_get_subject_name(req.get())) != 1 ||
+      X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1 ||
+      X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(req.get())) != 1)
+    fail("cannot fill in the certificate");
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, ca_cert.get(), cert.get(), nullptr, nullptr, 0);
+  add_extension(cert.get(), ctx, NID_basic_constraints, "critical,CA:FALSE");
+  if (!bits.key_usage.empty()) add_extension(cert.get(), ctx, NID_key_usage, ("critical," + bits.key_usage).c_str());
+  if (!bits.ext_key_usage.empty()) add_extension(cert.get(), ctx, NID_ext_key_usage, bits.ext_key_usage.c_str());
+  add_extension(cert.get(), ctx, NID_authority_key_identifier, "keyid:always");
+  CertificateRequest asked = parse_certificate_request(csr_pem);
+  add_alt_names(cert.get(), asked.names);
+  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) fail("cannot sign the certificate");
+  return to_pem(cert.get());
+}
+
 std::string read_pem(const std::string& path) {
   std::string data;
   switch (api::openssl::read_pem_file(path, data)) {

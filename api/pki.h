@@ -53,6 +53,22 @@ AltNames alt_names(const std::string& cert_pem);
 // The subject of a certificate (CN and O).
 Subject subject(const std::string& cert_pem);
 
+// What a PKCS#10 certificate request (PEM "CERTIFICATE REQUEST") asks for.
+struct CertificateRequest {
+  Subject subject;
+  AltNames names;
+  bool has_emails = false, has_uris = false;  // SANs that kube's signers for kubelets refuse
+};
+// Parses a PEM certificate request and checks its self-signature; throws PkiError saying what is wrong.
+CertificateRequest parse_certificate_request(const std::string& csr_pem);
+
+// A certificate for the request's key, subject and SANs, signed by `ca`, valid from a little before now for
+// `seconds` but never beyond the CA's own expiry, with the key usages and extended key usages `usages` names as
+// certificates.k8s.io/v1 spells them ("digital signature", "key encipherment", "client auth", "server auth", ...).
+// Throws PkiError (an unparsable request, a usage kube does not know, a CA key that does not match).
+std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_pem,
+                                     const std::vector<std::string>& usages, long seconds);
+
 // Reads a PEM file (at most 1 MiB); throws PkiError.
 std::string read_pem(const std::string& path);
 // Writes a file atomically (a temporary file in the same directory, then a rename) with `mode`; throws PkiError.

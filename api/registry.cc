@@ -37,6 +37,7 @@ const Registry& Registry::builtin() {
         kinds::secret_kind(), kinds::service_account_kind(), kinds::replica_set_kind(), kinds::deployment_kind(),
         kinds::daemon_set_kind(), kinds::token_review_kind(), kinds::lease_kind(), kinds::endpoint_slice_kind(),
         kinds::cluster_role_binding_kind(), kinds::cluster_role_kind(), kinds::role_binding_kind(), kinds::role_kind(),
+        kinds::certificate_signing_request_kind(),
     };
     for (auto& review : kinds::review_kinds()) k.push_back(std::move(review));
     return k;

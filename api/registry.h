@@ -115,6 +115,7 @@ KindInfo role_kind();
 KindInfo cluster_role_kind();
 KindInfo role_binding_kind();
 KindInfo cluster_role_binding_kind();
+KindInfo certificate_signing_request_kind();
 // authorization.k8s.io access reviews and authentication.k8s.io SelfSubjectReview: create-only, never stored.
 std::vector<KindInfo> review_kinds();
 KindInfo token_review_kind();

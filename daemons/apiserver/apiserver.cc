@@ -11,6 +11,8 @@
 #include "api/codec.h"
 #include "api/protobuf.h"
 #include "daemons/apiserver/cluster_pki.h"
+#include "daemons/apiserver/bootstrap_token.h"
+#include "daemons/apiserver/node_authorizer.h"
 #include "daemons/apiserver/rbac_bootstrap.h"
 
 namespace kctl::apiserver {
@@ -160,6 +162,7 @@ void ApiServer::start() {
   } catch (const std::exception& e) {
     throw std::runtime_error(e.what());
   }
+  authenticator_->add_token_source(bootstrap_token_source(*objects_));
   limiter_ = std::make_unique<InflightLimiter>(options_.max_requests_inflight, options_.max_mutating_requests_inflight,
                                                options_.max_watches_per_user);
 
@@ -193,6 +196,7 @@ void ApiServer::start() {
   objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
   rbac_changes_ = ensure_bootstrap_rbac(*objects_);
   rbac_ = std::make_shared<RbacAuthorizer>(*store_, registry_);
+  authorizer_.add(std::make_shared<NodeAuthorizer>(*objects_));
   authorizer_.add(rbac_);
   set_rule_resolver([rbac = rbac_.get()](const UserInfo& user, const std::string& ns) {
     return rbac->rules_review_status(user, ns);

@@ -11,6 +11,9 @@
 #include "api/schema_check.h"
 #include "api/selector.h"
 #include "api/validation.h"
+#include "daemons/apiserver/access.h"
+#include "daemons/apiserver/csr_strategy.h"
+#include "daemons/apiserver/node_restriction.h"
 #include "daemons/apiserver/service_account_admission.h"
 
 namespace kctl::apiserver {
@@ -30,6 +33,10 @@ constexpr int kGenerateNameRetries = 8;
 // generateName suffixes use Kubernetes' alphabet (no vowels, no confusable digits) and length.
 constexpr char kNameAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
 constexpr int kGeneratedSuffixLength = 5;
+
+bool is_csr(const KindInfo& kind) {
+  return kind.kind == "CertificateSigningRequest" && kind.group == "certificates.k8s.io";
+}
 
 thread_local std::mt19937_64 rng{std::random_device{}()};
 
@@ -273,9 +280,11 @@ RecordPtr ObjectService::create(const KindInfo& kind, const std::string& ns, jso
   // Status is what controllers and kubelets observe, not what a creator says (PrepareForCreate in kube-apiserver);
   // a Node is the exception: the kubelet registers it with its status.
   if (kind.has_subresource("status") && kind.kind != "Node" && obj.contains("status")) obj["status"] = json::object();
+  if (is_csr(kind)) prepare_csr_for_create(obj, request_user());
   kind.apply_defaults(obj);
   if (kind.kind == "Pod" && kind.group.empty()) admit_service_account(obj, object_getter(*this), random_suffix);
   validate(kind, obj, nullptr);
+  admit_node_restriction(kind, obj, nullptr, "", request_user());
   check_namespace_accepts(kind, ns);
   bool allocated = false;
   if (kind.kind == "Service" && kind.group.empty()) {
@@ -366,9 +375,11 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
       if (old.contains("status")) obj["status"] = old["status"];
       else obj.erase("status");
     }
+    if (is_csr(kind)) prepare_csr_for_update(sub, obj, old);
     kind.apply_defaults(obj);
     if (sub != "status" && spec_changed(obj, old)) obj["metadata"]["generation"] = old["metadata"].value("generation", 1) + 1;
     validate(kind, obj, &old, sub);
+    admit_node_restriction(kind, obj, &old, sub, request_user());
     bool is_service = kind.kind == "Service" && kind.group.empty();
     if (is_service) allocator_.reallocate(old, obj);
     // Nothing changed: no write, no event, same resourceVersion (like kube-apiserver).

@@ -73,6 +73,12 @@ json cluster_binding(const std::string& role, json subjects) {
   return b;
 }
 
+json named_cluster_binding(const std::string& name, const std::string& role, json subjects) {
+  json b = cluster_binding(role, std::move(subjects));
+  b["metadata"]["name"] = name;
+  return b;
+}
+
 std::vector<PolicyRule> node_rules() {
   return {
       rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
@@ -271,6 +277,8 @@ std::vector<json> bootstrap_cluster_roles() {
                                        rule({"list", "watch"}, {"discovery.k8s.io"}, {"endpointslices"})}),
       cluster_role("system:kube-scheduler", kube_scheduler_rules()),
       cluster_role("system:kube-controller-manager", kube_controller_manager_rules()),
+      // kubeadm's: a joining node checks whether its name is taken.
+      cluster_role("kubeadm:get-nodes", {rule({"get"}, {""}, {"nodes"})}),
   };
 }
 
@@ -287,6 +295,16 @@ std::vector<json> bootstrap_cluster_role_bindings() {
       cluster_binding("system:kube-controller-manager", {user("system:kube-controller-manager")}),
       cluster_binding("system:kube-scheduler", {user("system:kube-scheduler")}),
       cluster_binding("system:kube-dns", {service_account("kube-system", "kube-dns"), user(kKctlDnsUser)}),
+      // What kubeadm binds for TLS bootstrapping: bootstrap tokens may ask for a node client certificate, and have it
+      // approved; nodes may renew their own.
+      named_cluster_binding("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", {group("system:bootstrappers")}),
+      named_cluster_binding("kubeadm:node-autoapprove-bootstrap",
+                            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                            {group("system:bootstrappers")}),
+      named_cluster_binding("kubeadm:node-autoapprove-certificate-rotation",
+                            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                            {group("system:nodes")}),
+      named_cluster_binding("kubeadm:get-nodes", "kubeadm:get-nodes", {group("system:bootstrappers")}),
   };
 }
 

@@ -109,7 +109,8 @@ void ApiServer::handle_resource(http::Request& req, ResponseWriter& w, const Req
 
 void ApiServer::serve_get(http::Request& req, ResponseWriter& w, const RequestInfo& ri) {
   if (ri.subresource == "scale") return w.respond(200, "application/json", objects_->get_scale(*ri.kind, ri.ns, ri.name).dump());
-  if (!ri.subresource.empty() && ri.subresource != "status") return send_status(w, method_not_allowed());
+  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "approval")
+    return send_status(w, method_not_allowed());
   auto rec = objects_->get(*ri.kind, ri.ns, ri.name);
   respond_object(req, w, *ri.kind, *rec, 200);
 }
@@ -155,7 +156,8 @@ void ApiServer::serve_update(http::Request& req, ResponseWriter& w, const Reques
     json scale = objects_->update_scale(*ri.kind, ri.ns, ri.name, body, opts);
     return w.respond(200, "application/json", scale.dump());
   }
-  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "finalize")
+  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "finalize" &&
+      ri.subresource != "approval")
     return send_status(w, method_not_allowed());
   if (body.is_object() && body.contains("metadata") && body["metadata"].is_object() &&
       body["metadata"].value("name", "") != ri.name && body["metadata"].value("name", "") != "")
@@ -189,7 +191,8 @@ void ApiServer::serve_patch(http::Request& req, ResponseWriter& w, const Request
     json scale = objects_->patch_scale(*ri.kind, ri.ns, ri.name, type, patch, opts);
     return w.respond(200, "application/json", scale.dump());
   }
-  if (!ri.subresource.empty() && ri.subresource != "status") return send_status(w, method_not_allowed());
+  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "approval")
+    return send_status(w, method_not_allowed());
   bool created = false;
   auto rec = objects_->patch(*ri.kind, ri.ns, ri.name, ri.subresource, type, patch, opts, &created);
   add_warnings(w, warnings);
