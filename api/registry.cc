@@ -30,16 +30,19 @@ Registry::Registry(std::vector<KindInfo> kinds) : kinds_(std::move(kinds)) {
 }
 
 const Registry& Registry::builtin() {
+  // Groups in alphabetical order (the core group first), as kubectl lists them.
   static const Registry registry([] {
     std::vector<KindInfo> k = {
         kinds::namespace_kind(), kinds::pod_kind(), kinds::node_kind(), kinds::service_kind(),
         kinds::endpoints_kind(), kinds::replication_controller_kind(), kinds::event_kind(), kinds::config_map_kind(),
         kinds::secret_kind(), kinds::service_account_kind(), kinds::replica_set_kind(), kinds::deployment_kind(),
-        kinds::daemon_set_kind(), kinds::token_review_kind(), kinds::lease_kind(), kinds::endpoint_slice_kind(),
-        kinds::cluster_role_binding_kind(), kinds::cluster_role_kind(), kinds::role_binding_kind(), kinds::role_kind(),
-        kinds::certificate_signing_request_kind(),
+        kinds::daemon_set_kind(), kinds::token_review_kind(),
     };
-    for (auto& review : kinds::review_kinds()) k.push_back(std::move(review));
+    for (auto& review : kinds::review_kinds()) k.push_back(std::move(review));  // authentication, authorization
+    for (auto more : {kinds::certificate_signing_request_kind(), kinds::lease_kind(), kinds::endpoint_slice_kind(),
+                      kinds::cluster_role_binding_kind(), kinds::cluster_role_kind(), kinds::role_binding_kind(),
+                      kinds::role_kind()})
+      k.push_back(std::move(more));
     return k;
   }());
   return registry;

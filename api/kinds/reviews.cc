@@ -17,11 +17,11 @@ KindInfo token_review_kind() { return review_kind("authentication.k8s.io", "Toke
 
 std::vector<KindInfo> review_kinds() {
   return {
+      review_kind("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false),
       review_kind("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false),
       review_kind("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", false),
       review_kind("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true),
       review_kind("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false),
-      review_kind("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false),
   };
 }
 

@@ -63,10 +63,13 @@ TEST_F(KctlTlsTest, InlineCertificateDataServesBothTools) {
                               "    client-certificate-data: " + base64_of(pki_.client_cert) +
                                   "\n    client-key-data: " + base64_of(pki_.client_key) + "\n");
   EXPECT_TRUE(contains(same_with_kubeconfig(kc, {"get", "ns"}).out, "kube-system"));
-  // A token user presents no certificate: the connection is made all the same (authentication comes with RBAC).
+  // A token user presents no certificate: the connection is made all the same, and the unknown token is refused
+  // (401) alike by both tools.
   std::string token = kubeconfig("token", https_url(),
                                  "    certificate-authority-data: " + base64_of(pki_.ca_cert) + "\n", "    token: abc\n");
-  EXPECT_TRUE(contains(same_with_kubeconfig(token, {"get", "ns"}).out, "default"));
+  auto refused = same_with_kubeconfig(token, {"get", "ns"});
+  EXPECT_NE(refused.rc, 0);
+  EXPECT_TRUE(contains(refused.err, "error: You must be logged in to the server")) << refused.err;
 }
 
 TEST_F(KctlTlsTest, TlsFailuresReadLikeKubectls) {
