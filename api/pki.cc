@@ -215,15 +215,23 @@ KeyPair make_ca(const std::string& common_name, int days) {
   return {to_pem(cert.get()), to_pem(key.get())};
 }
 
-KeyPair issue(const KeyPair& ca, const Subject& subject, Usage usage, const AltNames& names, int days) {
-  X509Ptr ca_cert = parse_cert(ca.cert_pem);
-  KeyPtr ca_key = parse_key(ca.key_pem);
-  if (!ca_cert) throw PkiError("the CA certificate is not a PEM certificate");
-  if (!ca_key) throw PkiError("the CA key is not a PEM private key");
-  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
+namespace {
+// The CA's certificate and key, checked to belong together. Throws PkiError.
+std::pair<X509Ptr, KeyPtr> load_ca(const KeyPair& ca) {
+  X509Ptr cert = parse_cert(ca.cert_pem);
+  KeyPtr key = parse_key(ca.key_pem);
+  if (!cert) throw PkiError("the CA certificate is not a PEM certificate");
+  if (!key) throw PkiError("the CA key is not a PEM private key");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     throw PkiError("the CA key does not belong to the CA certificate");
   }
+  return {std::move(cert), std::move(key)};
+}
+}  // namespace
+
+KeyPair issue(const KeyPair& ca, const Subject& subject, Usage usage, const AltNames& names, int days) {
+  auto [ca_cert, ca_key] = load_ca(ca);
   KeyPtr key = new_key();
   X509Ptr cert = new_cert(key.get(), subject, ca_cert.get(), days);
   X509V3_CTX ctx;
@@ -397,14 +405,7 @@ std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_p
                                      const std::vector<std::string>& usages, long seconds) {
   ReqPtr req = parse_request(csr_pem);
   UsageBits bits = usage_bits(usages);
-  X509Ptr ca_cert = parse_cert(ca.cert_pem);
-  KeyPtr ca_key = parse_key(ca.key_pem);
-  if (!ca_cert) throw PkiError("the CA certificate is not a PEM certificate");
-  if (!ca_key) throw PkiError("the CA key is not a PEM private key");
-  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
-    ERR_clear_error();
-    throw PkiError("the CA key does not belong to the CA certificate");
-  }
+  auto [ca_cert, ca_key] = load_ca(ca);
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) fail("cannot make a certificate");
   BignumPtr serial(BN_new());
