@@ -96,9 +96,9 @@ void set_subject(X509_NAME* name, const Subject& s) {
     fail("cannot set the common name " + s.common_name);
 }
 
-// A certificate for `key` with a random 127-bit serial (positive, as RFC 5280 asks) valid from a little before now
-// for `days`; its issuer is `issuer` (null: itself).
-X509Ptr new_cert(EVP_PKEY* key, const Subject& subject, X509* issuer, int days) {
+// A v3 certificate with a random 127-bit serial (positive, as RFC 5280 asks), valid from a little before now for
+// `seconds`: what every certificate kctl makes or signs starts as.
+X509Ptr blank_cert(long seconds) {
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) fail("cannot make a certificate");
   BignumPtr serial(BN_new());
@@ -106,8 +106,14 @@ X509Ptr new_cert(EVP_PKEY* key, const Subject& subject, X509* issuer, int days) 
       !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
     fail("cannot make a serial number");
   if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) ||
-      !X509_time_adj_ex(X509_getm_notAfter(cert.get()), days, 0, nullptr))
+      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), seconds))
     fail("cannot set the validity");
+  return cert;
+}
+
+// A certificate for `key`, valid for `days`; its issuer is `issuer` (null: itself).
+X509Ptr new_cert(EVP_PKEY* key, const Subject& subject, X509* issuer, int days) {
+  X509Ptr cert = blank_cert(long(days) * 86400);
   set_subject(X509_get_subject_name(cert.get()), subject);
   X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(cert.get()));
   if (X509_set_pubkey(cert.get(), key) != 1) fail("cannot set the public key");
@@ -406,15 +412,7 @@ std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_p
   ReqPtr req = parse_request(csr_pem);
   UsageBits bits = usage_bits(usages);
   auto [ca_cert, ca_key] = load_ca(ca);
-  X509Ptr cert(X509_new());
-  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) fail("cannot make a certificate");
-  BignumPtr serial(BN_new());
-  if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-      !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
-    fail("cannot make a serial number");
-  if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) ||
-      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), seconds))
-    fail("cannot set the validity");
+  X509Ptr cert = blank_cert(seconds);
   // Never beyond the CA (kube's signer caps the duration the same way).
   if (X509_cmp_time(X509_get0_notAfter(ca_cert.get()), nullptr) > 0 &&
       ASN1_TIME_compare(X509_get0_notAfter(cert.get()), X509_get0_notAfter(ca_cert.get())) > 0)
