@@ -65,7 +65,7 @@ int run_view(Invocation& inv) {
   output.add_flags(inv.flags(), "json, yaml, name, go-template, go-template-file, template, templatefile, jsonpath, jsonpath-as-json, jsonpath-file");
   if (!inv.parse()) return 0;
   Session& s = inv.session();
-  json view = view_config(s.kubeconfig(), raw || flatten, minify, s.options().overrides.context);
+  json view = api::view_config(s.kubeconfig(), raw || flatten, minify, s.options().overrides.context);
   if (output.output == "json") {
     inv.out() << config_json(view);
     return 0;
@@ -92,8 +92,8 @@ int run_get_contexts(Invocation& inv) {
   inv.flags().add_bool("no-headers", 0, &no_headers, "When using the default or custom-column output format, don't print headers (default print headers).");
   if (!inv.parse()) return 0;
   if (!output.empty() && output != "name") throw CliError("output must be one of '' or 'name'");
-  const Kubeconfig& kc = inv.session().kubeconfig();
-  std::vector<const Kubeconfig::Named*> shown;
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
+  std::vector<const api::Kubeconfig::Named*> shown;
   for (const auto& c : kc.contexts)
     if (inv.args().empty() || std::find(inv.args().begin(), inv.args().end(), c.name) != inv.args().end())
       shown.push_back(&c);
@@ -121,7 +121,7 @@ int run_get_contexts(Invocation& inv) {
 
 int run_current_context(Invocation& inv) {
   if (!inv.parse()) return 0;
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   if (kc.current_context.empty()) throw CliError("current-context is not set");
   inv.out() << kc.current_context << "\n";
   return 0;
@@ -131,9 +131,9 @@ int run_use_context(Invocation& inv) {
   if (!inv.parse()) return 0;
   if (inv.args().size() != 1) throw unexpected_args(inv);
   const std::string& name = inv.args()[0];
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   if (!kc.context(name)) throw CliError("no context exists with the name: \"" + name + "\"");
-  write_current_context(kc, name);
+  api::write_current_context(kc, name);
   inv.out() << "Switched to context \"" << name << "\".\n";
   return 0;
 }
@@ -145,7 +145,7 @@ int run_set_context(Invocation& inv) {
   // --cluster, --user and --namespace are the global flags' names; here they set the context's fields.
   if (!inv.parse()) return 0;
   const auto& o = inv.session().options().overrides;
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   std::string name = current ? kc.current_context : (inv.args().empty() ? "" : inv.args()[0]);
   if (current && !inv.args().empty()) throw CliError("you cannot specify a context name and --current");
   if (current && name.empty()) throw CliError("no current context is set");
@@ -158,7 +158,7 @@ int run_set_context(Invocation& inv) {
     if (o.namespace_.empty()) ctx.erase("namespace");
     else ctx["namespace"] = o.namespace_;
   }
-  write_entry(kc, "contexts", name, ctx);
+  api::write_entry(kc, "contexts", name, ctx);
   inv.out() << "Context \"" << name << "\" " << (existing ? "modified" : "created") << ".\n";
   return 0;
 }
@@ -166,19 +166,19 @@ int run_set_context(Invocation& inv) {
 int run_delete_context(Invocation& inv) {
   if (!inv.parse()) return 0;
   if (inv.args().size() != 1) throw unexpected_args(inv);
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   const std::string& name = inv.args()[0];
   if (!kc.context(name)) throw CliError("cannot delete context " + name + ", not in " + kc.default_file());
   if (kc.current_context == name)
     inv.err() << "warning: this removed your active context, use \"kctl config use-context\" to select a different one\n";
-  write_entry(kc, "contexts", name, nullptr);
+  api::write_entry(kc, "contexts", name, nullptr);
   inv.out() << "deleted context " << name << " from " << kc.default_file() << "\n";
   return 0;
 }
 
 int list_names(Invocation& inv, bool clusters) {
   if (!inv.parse()) return 0;
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   std::vector<std::string> names;
   for (const auto& n : clusters ? kc.clusters : kc.users) names.push_back(n.name);
   std::sort(names.begin(), names.end());
@@ -193,7 +193,7 @@ int run_set_cluster(Invocation& inv) {
   if (!inv.parse()) return 0;
   if (inv.args().size() != 1) throw unexpected_args(inv);
   const auto& o = inv.session().options().overrides;
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   const std::string& name = inv.args()[0];
   const auto* existing = kc.cluster(name);
   json c = existing ? existing->value : json{{"server", ""}};
@@ -201,7 +201,7 @@ int run_set_cluster(Invocation& inv) {
   if (inv.flags().changed("certificate-authority")) c["certificate-authority"] = o.certificate_authority;
   if (inv.flags().changed("insecure-skip-tls-verify")) c["insecure-skip-tls-verify"] = o.insecure_skip_tls_verify;
   if (inv.flags().changed("tls-server-name")) c["tls-server-name"] = o.tls_server_name;
-  write_entry(kc, "clusters", name, c);
+  api::write_entry(kc, "clusters", name, c);
   inv.out() << "Cluster \"" << name << "\" " << (existing ? "set" : "set") << ".\n";
   return 0;
 }
@@ -210,14 +210,14 @@ int run_set_credentials(Invocation& inv) {
   if (!inv.parse()) return 0;
   if (inv.args().size() != 1) throw unexpected_args(inv);
   const auto& o = inv.session().options().overrides;
-  const Kubeconfig& kc = inv.session().kubeconfig();
+  const api::Kubeconfig& kc = inv.session().kubeconfig();
   const std::string& name = inv.args()[0];
   const auto* existing = kc.user(name);
   json u = existing ? existing->value : json::object();
   if (inv.flags().changed("token")) u["token"] = o.token;
   if (inv.flags().changed("client-certificate")) u["client-certificate"] = o.client_certificate;
   if (inv.flags().changed("client-key")) u["client-key"] = o.client_key;
-  write_entry(kc, "users", name, u);
+  api::write_entry(kc, "users", name, u);
   inv.out() << "User \"" << name << "\" set.\n";
   return 0;
 }

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "cli/flags.h"
-#include "cli/kubeconfig.h"
+#include "api/kubeconfig.h"
 
 namespace kctl::cli {
 
@@ -44,7 +44,7 @@ std::string final_error_message(const std::exception& e) {
     return standard_error_message(s);
   }
   if (auto* ce = dynamic_cast<const CliError*>(&e)) return ce->verbatim() ? ce->what() : std::string("error: ") + ce->what();
-  if (dynamic_cast<const ConfigError*>(&e)) {
+  if (dynamic_cast<const api::ConfigError*>(&e)) {
     std::string m = e.what();
     return m.rfind("Error in configuration", 0) == 0 ? m : "error: " + m;
   }

@@ -98,35 +98,18 @@ api::Status status_from_response(int http_status, const std::string& body) {
   return s;
 }
 
-namespace {
-// The TLS settings of a resolved configuration; kubeconfig's *-data fields are base64 of PEM.
-http::TlsClientOptions tls_options(const RestConfig& c) {
-  auto decode = [](const std::string& b64, const char* field) {
-    if (b64.empty()) return std::string();
-    auto pem = api::base64_decode(b64);
-    if (!pem) throw CliError(std::string("error loading config: ") + field + ": illegal base64 data");
-    return *pem;
-  };
-  http::TlsClientOptions o;
-  o.ca_file = c.certificate_authority;
-  o.ca_data = decode(c.certificate_authority_data, "certificate-authority-data");
-  o.cert_file = c.client_certificate;
-  o.cert_data = decode(c.client_certificate_data, "client-certificate-data");
-  o.key_file = c.client_key;
-  o.key_data = decode(c.client_key_data, "client-key-data");
-  o.server_name = c.tls_server_name;
-  o.insecure_skip_verify = c.insecure_skip_tls_verify;
-  return o;
-}
-}  // namespace
 
-RestClient::RestClient(const RestConfig& config, std::ostream& warnings, int timeout_seconds)
+RestClient::RestClient(const api::RestConfig& config, std::ostream& warnings, int timeout_seconds)
     : server_(config.server), token_(config.token), warnings_(warnings), timeout_seconds_(timeout_seconds) {
   bool https = server_.rfind("https://", 0) == 0;
   if (!https && server_.rfind("http://", 0) != 0)
     throw CliError("unsupported server URL \"" + server_ + "\": expected http://HOST:PORT or https://HOST:PORT");
   if (https) {
-    tls_ = tls_options(config);
+    try {
+      tls_ = api::tls_client_options(config);
+    } catch (const api::ConfigError& e) {
+      throw CliError(e.what());
+    }
     // client-go refuses a CA together with insecure-skip-tls-verify.
     if (tls_.insecure_skip_verify && (!tls_.ca_file.empty() || !tls_.ca_data.empty()))
       throw CliError("specifying a root certificates file with the insecure flag is not allowed");

@@ -13,7 +13,7 @@
 
 #include "api/client.h"
 #include "api/http_client.h"
-#include "cli/kubeconfig.h"
+#include "api/kubeconfig.h"
 
 namespace kctl::cli {
 
@@ -45,7 +45,7 @@ struct UpgradedConnection {
 class RestClient {
  public:
   // Throws CliError for an unusable URL or TLS settings that cannot be used (a certificate that cannot be read).
-  RestClient(const RestConfig& config, std::ostream& warnings, int timeout_seconds);
+  RestClient(const api::RestConfig& config, std::ostream& warnings, int timeout_seconds);
 
   // One request; the answer's JSON (an empty object for an empty body). A non-2xx answer throws api::StatusError
   // with the server's Status; an unreachable server throws CliError with kubectl's wording.

@@ -35,13 +35,13 @@ void GlobalOptions::add_flags(FlagSet& f) {
                     "Treat warnings received from the server as errors and exit with a non-zero exit code"));
 }
 
-const Kubeconfig& Session::kubeconfig() {
-  if (!kubeconfig_) kubeconfig_ = load_kubeconfig(options_.kubeconfig);
+const api::Kubeconfig& Session::kubeconfig() {
+  if (!kubeconfig_) kubeconfig_ = api::load_kubeconfig(options_.kubeconfig);
   return *kubeconfig_;
 }
 
-const RestConfig& Session::config() {
-  if (!config_) config_ = resolve_config(kubeconfig(), options_.overrides);
+const api::RestConfig& Session::config() {
+  if (!config_) config_ = api::resolve_config(kubeconfig(), options_.overrides);
   return *config_;
 }
 

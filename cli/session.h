@@ -8,14 +8,14 @@
 
 #include "api/registry.h"
 #include "cli/flags.h"
-#include "cli/kubeconfig.h"
+#include "api/kubeconfig.h"
 #include "cli/rest_client.h"
 
 namespace kctl::cli {
 
 struct GlobalOptions {
   std::string kubeconfig;
-  ConfigOverrides overrides;
+  api::ConfigOverrides overrides;
   std::string request_timeout = "0";
   // Accepted for kubectl compatibility and ignored: kctl keeps no discovery cache and logs nothing.
   std::string cache_dir, verbosity;
@@ -30,8 +30,8 @@ class Session {
   Session(GlobalOptions options, std::ostream& err) : options_(std::move(options)), err_(err) {}
 
   const GlobalOptions& options() const { return options_; }
-  const Kubeconfig& kubeconfig();
-  const RestConfig& config();
+  const api::Kubeconfig& kubeconfig();
+  const api::RestConfig& config();
   RestClient& rest();
   const api::Registry& registry() const { return api::Registry::builtin(); }
   // The namespace verbs work in (-n, else the context's, else "default") and whether -n gave it.
@@ -41,8 +41,8 @@ class Session {
  private:
   GlobalOptions options_;
   std::ostream& err_;
-  std::optional<Kubeconfig> kubeconfig_;
-  std::optional<RestConfig> config_;
+  std::optional<api::Kubeconfig> kubeconfig_;
+  std::optional<api::RestConfig> config_;
   std::unique_ptr<RestClient> rest_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "api/codec.h"
 #include "api/go_json.h"
+#include "api/kubeconfig.h"
 
 namespace kctl::apiserver {
 
@@ -65,21 +66,22 @@ pki::AltNames serving_alt_names(const std::string& service_ip, const std::vector
 
 std::string admin_kubeconfig(const pki::ClusterPkiFiles& files, const std::string& server) {
   auto data = [](const std::string& path) { return api::base64_encode(pki::read_pem(path)); };
-  // Keys sorted, as kubectl writes a kubeconfig.
+  return api::single_kubeconfig(kAdminClusterName, {{"certificate-authority-data", data(files.ca_cert)}, {"server", server}},
+                                kAdminUserName,
+                                {{"client-certificate-data", data(files.admin_cert)}, {"client-key-data", data(files.admin_key)}},
+                                kAdminContextName);
+}
+
+std::string cluster_info_kubeconfig(const std::string& ca_pem, const std::string& server) {
   nlohmann::json config = {
       {"apiVersion", "v1"},
       {"kind", "Config"},
       {"clusters",
-       {{{"name", kAdminClusterName},
-         {"cluster", {{"certificate-authority-data", data(files.ca_cert)}, {"server", server}}}}}},
-      {"contexts",
-       {{{"name", kAdminContextName}, {"context", {{"cluster", kAdminClusterName}, {"user", kAdminUserName}}}}}},
-      {"current-context", kAdminContextName},
+       {{{"name", ""}, {"cluster", {{"certificate-authority-data", api::base64_encode(ca_pem)}, {"server", server}}}}}},
+      {"contexts", nullptr},
+      {"current-context", ""},
       {"preferences", nlohmann::json::object()},
-      {"users",
-       {{{"name", kAdminUserName},
-         {"user",
-          {{"client-certificate-data", data(files.admin_cert)}, {"client-key-data", data(files.admin_key)}}}}}}};
+      {"users", nullptr}};
   return api::encode_yaml(config);
 }
 

@@ -3,6 +3,7 @@
 
 #include "api/client.h"
 #include "api/go_json.h"
+#include "api/kubeconfig.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -42,8 +44,43 @@ void Flags::add(const std::string& name, std::chrono::milliseconds* target, cons
   flags_[name] = {Flag::Type::Duration, target, help};
 }
 
-void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options) {
+void apply_kubeconfig(const std::string& file, const std::string& default_endpoint, std::string* endpoint,
+                      api::ClientOptions* options) {
+  api::ClientConfig c = api::load_client_config(file);
+  if (*endpoint == default_endpoint) *endpoint = c.server;
+  if (options->bearer_token.empty()) options->bearer_token = c.token;
+  http::TlsClientOptions& t = options->tls;
+  if (t.ca_file.empty() && t.ca_data.empty()) {
+    t.ca_file = c.tls.ca_file;
+    t.ca_data = c.tls.ca_data;
+  }
+  if (t.cert_file.empty() && t.cert_data.empty() && t.key_file.empty() && t.key_data.empty()) {
+    t.cert_file = c.tls.cert_file;
+    t.cert_data = c.tls.cert_data;
+    t.key_file = c.tls.key_file;
+    t.key_data = c.tls.key_data;
+  }
+  if (t.server_name.empty()) t.server_name = c.tls.server_name;
+  t.insecure_skip_verify = t.insecure_skip_verify || c.tls.insecure_skip_verify;
+}
+
+void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options, bool kubeconfig_flag) {
   flags.add("apiserver", endpoint, "the API server endpoint: dbus:[BUS-ADDRESS] or http(s)://HOST:PORT");
+  if (kubeconfig_flag) {
+    auto file = std::make_shared<std::string>();
+    flags.add("kubeconfig", file.get(),
+              "kubeconfig file whose current context says where the apiserver is and how to authenticate (--apiserver "
+              "and the TLS and token flags win over it)");
+    flags.add_check([file, endpoint, options, default_endpoint = *endpoint]() -> std::string {
+      if (file->empty()) return "";
+      try {
+        apply_kubeconfig(*file, default_endpoint, endpoint, options);
+      } catch (const std::exception& e) {
+        return "--kubeconfig " + *file + ": " + e.what();
+      }
+      return "";
+    });
+  }
   flags.add("certificate-authority", &options->tls.ca_file, "PEM file of the CA an https apiserver's certificate is "
                                                            "checked against (default: the system's roots)");
   flags.add("client-certificate", &options->tls.cert_file, "PEM file of the client certificate shown to the apiserver");
@@ -156,6 +193,8 @@ void Flags::parse(int argc, char** argv) {
     std::string error;
     if (!set(name, value, has_value, error)) fail(error);
   }
+  for (const auto& check : checks_)
+    if (std::string error = check(); !error.empty()) fail(error);
 }
 
 namespace {

@@ -19,6 +19,8 @@ class Flags {
   void add(const std::string& name, bool* target, const std::string& help);
   // A Go duration as kube's flags take them: "40s", "5m", "1m30s".
   void add(const std::string& name, std::chrono::milliseconds* target, const std::string& help);
+  // Runs after the flags are set; a non-empty answer is a usage error (printed, exit 2), as a bad flag is.
+  void add_check(std::function<std::string()> check) { checks_.push_back(std::move(check)); }
   // Parses argv; on --help prints usage and exits 0; on error prints the problem and exits 2. A --config=FILE
   // (YAML or JSON, keys named like the flags without dashes) is read first; flags on the command line win.
   void parse(int argc, char** argv);
@@ -33,6 +35,7 @@ class Flags {
   };
   std::string program_, summary_;
   std::map<std::string, Flag> flags_;
+  std::vector<std::function<std::string()>> checks_;
 };
 
 }  // namespace kctl
@@ -44,8 +47,14 @@ struct ClientOptions;
 namespace kctl {
 
 // The flags every daemon reaches the apiserver with: --apiserver=ENDPOINT (dbus:[ADDRESS] or http(s)://HOST:PORT)
-// and, for https, kubectl's --certificate-authority, --client-certificate, --client-key and --token.
-void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options);
+// and, for https, kubectl's --certificate-authority, --client-certificate, --client-key and --token; with
+// `kubeconfig_flag`, also kube's --kubeconfig=FILE, whose current context gives the server and credentials (the
+// other flags, when given, win over it).
+void add_apiserver_flags(Flags& flags, std::string* endpoint, api::ClientOptions* options, bool kubeconfig_flag = true);
+// Fills what is still unset of `endpoint` (when it is `default_endpoint`) and `options` from the kubeconfig FILE;
+// throws api::ConfigError.
+void apply_kubeconfig(const std::string& file, const std::string& default_endpoint, std::string* endpoint,
+                      api::ClientOptions* options);
 
 enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
 

@@ -1,6 +1,6 @@
 // Loading, merging, resolving and writing kubeconfig files with clientcmd's rules, so one file (or one KUBECONFIG)
 // serves kctl and kubectl alike.
-#include "cli/kubeconfig.h"
+#include "api/kubeconfig.h"
 
 #include <unistd.h>
 
@@ -13,12 +13,13 @@
 #include <sstream>
 
 #include "api/codec.h"
+#include "api/go_json.h"
 #include "api/status.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace kctl::cli {
+namespace kctl::api {
 
 namespace {
 
@@ -299,4 +300,43 @@ void write_entry(const Kubeconfig& config, const std::string& list, const std::s
   write_doc(path, doc);
 }
 
-}  // namespace kctl::cli
+http::TlsClientOptions tls_client_options(const RestConfig& c) {
+  auto decode = [](const std::string& b64, const char* field) {
+    if (b64.empty()) return std::string();
+    auto pem = base64_decode(b64);
+    if (!pem) throw ConfigError(std::string("error loading config: ") + field + ": illegal base64 data");
+    return *pem;
+  };
+  http::TlsClientOptions o;
+  o.ca_file = c.certificate_authority;
+  o.ca_data = decode(c.certificate_authority_data, "certificate-authority-data");
+  o.cert_file = c.client_certificate;
+  o.cert_data = decode(c.client_certificate_data, "client-certificate-data");
+  o.key_file = c.client_key;
+  o.key_data = decode(c.client_key_data, "client-key-data");
+  o.server_name = c.tls_server_name;
+  o.insecure_skip_verify = c.insecure_skip_tls_verify;
+  return o;
+}
+
+ClientConfig load_client_config(const std::string& path) {
+  RestConfig rc = resolve_config(load_kubeconfig(path), ConfigOverrides{});
+  return ClientConfig{rc.server, rc.token, tls_client_options(rc)};
+}
+
+std::string single_kubeconfig(const std::string& cluster_name, const nlohmann::json& cluster,
+                              const std::string& user_name, const nlohmann::json& user,
+                              const std::string& context_name, const std::string& ns) {
+  nlohmann::json context = {{"cluster", cluster_name}, {"user", user_name}};
+  if (!ns.empty()) context["namespace"] = ns;
+  nlohmann::json config = {{"apiVersion", "v1"},
+                           {"kind", "Config"},
+                           {"clusters", {{{"name", cluster_name}, {"cluster", cluster}}}},
+                           {"contexts", {{{"name", context_name}, {"context", context}}}},
+                           {"current-context", context_name},
+                           {"preferences", nlohmann::json::object()},
+                           {"users", {{{"name", user_name}, {"user", user}}}}};
+  return encode_yaml(config);
+}
+
+}  // namespace kctl::api

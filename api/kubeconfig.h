@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace kctl::cli {
+#include "api/tls.h"
+
+namespace kctl::api {
 
 // Where a fresh local cluster listens (`kctl local up`): used when no kubeconfig names a server.
 inline constexpr const char* kDefaultServer = "http://127.0.0.1:8080";
@@ -69,6 +71,27 @@ struct RestConfig {
 // user that does not exist, or a token file that cannot be read.
 RestConfig resolve_config(const Kubeconfig& config, const ConfigOverrides& overrides);
 
+// The TLS settings of a resolved configuration (kubeconfig's *-data fields are base64 of PEM); throws ConfigError
+// ("error loading config: client-key-data: illegal base64 data").
+http::TlsClientOptions tls_client_options(const RestConfig& config);
+
+// What a daemon's --kubeconfig=FILE says (kube's daemons read it alone, without KUBECONFIG or ~/.kube/config): the
+// current context's server, credentials and TLS settings. Throws ConfigError.
+struct ClientConfig {
+  std::string server;
+  std::string token;
+  http::TlsClientOptions tls;
+};
+ClientConfig load_client_config(const std::string& path);
+
+// A kubeconfig (YAML) of one cluster, one user and the context joining them as current-context, keys as kubectl
+// writes them: what the apiserver's admin kubeconfig, a kubelet's, a bootstrap kubeconfig and the local cluster's
+// daemons' are. `cluster` and `user` are kubeconfig objects ({"server", "certificate-authority-data"},
+// {"client-certificate-data", "client-key-data"} or {"token"}); `ns` the context's namespace, if any.
+std::string single_kubeconfig(const std::string& cluster_name, const nlohmann::json& cluster,
+                              const std::string& user_name, const nlohmann::json& user,
+                              const std::string& context_name, const std::string& ns = "");
+
 // The merged configuration as `kubectl config view` prints it: relative paths made absolute, entries sorted by
 // name, secrets shown as DATA+OMITTED / REDACTED unless `raw`; `minify` keeps only what `context` uses.
 nlohmann::json view_config(const Kubeconfig& config, bool raw, bool minify, const std::string& context);
@@ -80,4 +103,4 @@ void write_current_context(const Kubeconfig& config, const std::string& name);
 void write_entry(const Kubeconfig& config, const std::string& list, const std::string& name,
                  const nlohmann::json& value);
 
-}  // namespace kctl::cli
+}  // namespace kctl::api
