@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -407,6 +408,47 @@ CertificateRequest parse_certificate_request(const std::string& csr_pem) {
   return out;
 }
 
+RequestAndKey make_certificate_request(const Subject& subject, const AltNames& names) {
+  KeyPtr key = new_key();
+  ReqPtr req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), 0) != 1) fail("cannot make a certificate request");
+  set_subject(X509_REQ_get_subject_name(req.get()), subject);
+  if (!names.dns.empty() || !names.ips.empty()) {
+    // add_alt_names builds the extension on a certificate; a scratch one carries it over into the request.
+    X509Ptr scratch(X509_new());
+    if (!scratch) fail("cannot make a certificate request");
+    add_alt_names(scratch.get(), names);
+    std::unique_ptr<STACK_OF(X509_EXTENSION), void (*)(STACK_OF(X509_EXTENSION)*)> exts(
+        sk_X509_EXTENSION_new_null(), [](STACK_OF(X509_EXTENSION)* st) { sk_X509_EXTENSION_pop_free(st, X509_EXTENSION_free); });
+    X509_EXTENSION* san = X509_get_ext(scratch.get(), X509_get_ext_by_NID(scratch.get(), NID_subject_alt_name, -1));
+    if (!exts || !san || !sk_X509_EXTENSION_push(exts.get(), X509_EXTENSION_dup(san)) ||
+        X509_REQ_add_extensions(req.get(), exts.get()) != 1)
+      fail("cannot add the subject alternative names to the request");
+  }
+  if (X509_REQ_set_pubkey(req.get(), key.get()) != 1 || X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0)
+    fail("cannot sign the certificate request");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) fail("cannot write the certificate request");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return RequestAndKey{std::string(data, size_t(len)), to_pem(key.get())};
+}
+
+std::string public_key_pin(const std::string& cert_pem) {
+  X509Ptr cert = parse_cert(cert_pem);
+  if (!cert) throw PkiError("not a PEM certificate");
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  if (len <= 0) fail("cannot encode the public key");
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(der, size_t(len), digest);
+  OPENSSL_free(der);
+  static const char* hex = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned char b : digest) out += {hex[b >> 4], hex[b & 15]};
+  return out;
+}
+
 std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_pem,
                                      const std::vector<std::string>& usages, long seconds) {
   ReqPtr req = parse_request(csr_pem);
@@ -478,15 +520,14 @@ ClusterPkiFiles::ClusterPkiFiles(const std::string& d)
       sa_key(d + "/sa.key"),
       sa_pub(d + "/sa.pub") {}
 
-std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names) {
-  std::vector<std::string> done;
+KeyPair ensure_cluster_ca(const ClusterPkiFiles& files, std::vector<std::string>* done) {
   make_private_dir(files.dir);
   KeyPair ca;
   bool has_cert = fs::exists(files.ca_cert), has_key = fs::exists(files.ca_key);
   if (!has_cert && !has_key) {
     ca = make_ca(kCaCommonName);
     write_pair(ca, files.ca_cert, files.ca_key);
-    done.push_back("created the cluster CA " + files.ca_cert);
+    if (done) done->push_back("created the cluster CA " + files.ca_cert);
   } else if (!has_cert) {
     throw PkiError(files.ca_key + " is there but " + files.ca_cert + " is not: restore it, or remove both to make a "
                    "new CA (every certificate it signed is then replaced)");
@@ -495,6 +536,12 @@ std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const 
     if (!parse_cert(ca.cert_pem)) throw PkiError(files.ca_cert + " is not a PEM certificate");
     if (has_key) ca.key_pem = read_pem(files.ca_key);  // without it, only certificates that are still good will do
   }
+  return ca;
+}
+
+std::vector<std::string> ensure_cluster_pki(const ClusterPkiFiles& files, const AltNames& serving_names) {
+  std::vector<std::string> done;
+  KeyPair ca = ensure_cluster_ca(files, &done);
 
   // What is wrong with the certificate at cert/key ("" when nothing is), and whether there was one.
   auto problem = [&](const std::string& cert_path, const std::string& key_path, Usage usage, const AltNames* names,

@@ -62,12 +62,23 @@ struct CertificateRequest {
 // Parses a PEM certificate request and checks its self-signature; throws PkiError saying what is wrong.
 CertificateRequest parse_certificate_request(const std::string& csr_pem);
 
+// A new ECDSA P-256 key and a certificate request (PEM "CERTIFICATE REQUEST") for `subject` and `names`, signed
+// with it: what a kubelet sends in a CertificateSigningRequest. `csr_pem` in KeyPair::cert_pem's place.
+struct RequestAndKey {
+  std::string csr_pem, key_pem;
+};
+RequestAndKey make_certificate_request(const Subject& subject, const AltNames& names = {});
+
 // A certificate for the request's key, subject and SANs, signed by `ca`, valid from a little before now for
 // `seconds` but never beyond the CA's own expiry, with the key usages and extended key usages `usages` names as
 // certificates.k8s.io/v1 spells them ("digital signature", "key encipherment", "client auth", "server auth", ...).
 // Throws PkiError (an unparsable request, a usage kube does not know, a CA key that does not match).
 std::string sign_certificate_request(const KeyPair& ca, const std::string& csr_pem,
                                      const std::vector<std::string>& usages, long seconds);
+
+// kubeadm's pin of a CA (--discovery-token-ca-cert-hash): "sha256:" and the hex SHA-256 of the certificate's
+// DER SubjectPublicKeyInfo. Throws PkiError for what is not a PEM certificate.
+std::string public_key_pin(const std::string& cert_pem);
 
 // Reads a PEM file (at most 1 MiB); throws PkiError.
 std::string read_pem(const std::string& path);
@@ -91,6 +102,11 @@ inline constexpr const char* kServingCommonName = "kube-apiserver";
 inline constexpr const char* kAdminCommonName = "kubernetes-admin";
 inline constexpr const char* kAdminGroup = "system:masters";
 inline constexpr const char* kKubeletClientCommonName = "kube-apiserver-kubelet-client";
+
+// The cluster CA under DIR: made (and `done` told) when neither ca.crt nor ca.key exists, else read (the key only
+// when it is there: without it, nothing can be signed). Throws PkiError (ca.key without ca.crt, a file that is not
+// PEM).
+KeyPair ensure_cluster_ca(const ClusterPkiFiles& files, std::vector<std::string>* done = nullptr);
 
 // Makes what is missing and keeps what is there: a CA when neither ca.crt nor ca.key exists; a serving
 // certificate when there is none, or when the one there is not good (see verify_problem) or does not cover

@@ -27,6 +27,10 @@ struct ControllerOptions {
   std::chrono::seconds default_toleration_seconds{300};
   int workers = 2;  // per controller (kube-controller-manager's --concurrent-*-syncs)
   std::string root_ca_file;  // --root-ca-file: the CA the root-ca-cert-publisher puts in kube-root-ca.crt
+  // --cluster-signing-cert-file/--cluster-signing-key-file: the CA csrsigning signs with (none: it does not run);
+  // --cluster-signing-duration: the longest a certificate it signs is valid (kube's default 8760h).
+  std::string cluster_signing_cert_file, cluster_signing_key_file;
+  std::chrono::seconds cluster_signing_duration{8760 * 3600};
 };
 
 struct ControllerContext {

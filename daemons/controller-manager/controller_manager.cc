@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/certificate_controllers.h"
 #include "daemons/controller-manager/daemon_set_controller.h"
 #include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/endpoints_controller.h"
@@ -44,6 +45,13 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
       {"serviceaccount", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<ServiceAccountsController>(c); }},
       {"root-ca-cert-publisher",
        [](ControllerContext& c) -> ControllerPtr { return std::make_unique<RootCaCertPublisher>(c); }},
+      {"csrapproving", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<CsrApprovingController>(c); }},
+      // Without a CA to sign with, as kube-controller-manager without its signing files: not started.
+      {"csrsigning",
+       [](ControllerContext& c) -> ControllerPtr {
+         if (c.options.cluster_signing_cert_file.empty() && c.options.cluster_signing_key_file.empty()) return nullptr;
+         return std::make_unique<CsrSigningController>(c);
+       }},
   };
   return all;
 }
@@ -96,8 +104,11 @@ void ControllerManager::start(std::function<void()> lost) {
 }
 
 void ControllerManager::start_controllers() {
-  for (const auto& [name, make] : known_controllers())
-    if (controller_enabled(options_.enabled, name)) controllers_.push_back(make(*context_));
+  for (const auto& [name, make] : known_controllers()) {
+    if (!controller_enabled(options_.enabled, name)) continue;
+    if (ControllerPtr c = make(*context_)) controllers_.push_back(std::move(c));
+    else log(LogLevel::Info, "not starting " + name + ": it has nothing to work with (see its flags)");
+  }
   informers_->start();
   if (!informers_->wait_for_sync(kCacheSyncTimeout))
     log(LogLevel::Warning, "the informers did not list everything within 60 s; starting the controllers anyway");

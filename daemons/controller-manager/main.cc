@@ -53,6 +53,13 @@ int main(int argc, char** argv) {
   flags.add("root-ca-file", &o.controllers.root_ca_file,
             "PEM file of the CA published in every namespace as ConfigMap kube-root-ca.crt (key ca.crt); without it, "
             "ca.crt is empty");
+  auto signing_duration = std::chrono::milliseconds(o.controllers.cluster_signing_duration);
+  flags.add("cluster-signing-cert-file", &o.controllers.cluster_signing_cert_file,
+            "PEM file of the CA that signs approved CertificateSigningRequests of kube's signers (csrsigning); "
+            "without it and --cluster-signing-key-file, nothing is signed");
+  flags.add("cluster-signing-key-file", &o.controllers.cluster_signing_key_file,
+            "PEM file of the key of --cluster-signing-cert-file");
+  flags.add("cluster-signing-duration", &signing_duration, "the longest a signed certificate is valid");
   flags.add("concurrent-syncs", &o.controllers.workers, "workers per controller");
   flags.add("dbus-address", &dbus_address,
             "the bus to own org.kctl.ControllerManager1 on, e.g. unix:path=/run/kctl/bus (default: the system bus)");
@@ -65,6 +72,11 @@ int main(int argc, char** argv) {
   }
   o.controllers.node_monitor_grace_period = std::chrono::duration_cast<std::chrono::seconds>(grace);
   o.controllers.default_toleration_seconds = std::chrono::duration_cast<std::chrono::seconds>(toleration);
+  o.controllers.cluster_signing_duration = std::chrono::duration_cast<std::chrono::seconds>(signing_duration);
+  if (o.controllers.cluster_signing_cert_file.empty() != o.controllers.cluster_signing_key_file.empty()) {
+    std::cerr << "kctl-controller-manager: --cluster-signing-cert-file and --cluster-signing-key-file go together\n";
+    return 2;
+  }
   o.enabled.clear();
   std::stringstream ss(enabled);
   for (std::string name; std::getline(ss, name, ',');)

@@ -9,6 +9,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -256,4 +258,51 @@ TEST(Pki, SelfSignedServingCertificateIsMadeOnceForItsNames) {
   why = ensure_self_signed_serving(cert, key, "node-1", names);
   EXPECT_NE(why.find("not a certificate followed by its CA"), std::string::npos) << why;
   EXPECT_EQ(ensure_self_signed_serving(cert, key, "node-1", names), "");
+}
+
+TEST(Pki, ARequestIsSignedWithItsSubjectNamesAndUsages) {
+  KeyPair ca = make_ca("kubernetes");
+  auto made = make_certificate_request({"system:node:w1", {"system:nodes"}}, {{"w1"}, {"10.0.0.7"}});
+  CertificateRequest asked = parse_certificate_request(made.csr_pem);
+  EXPECT_EQ(asked.subject.common_name, "system:node:w1");
+  EXPECT_EQ(asked.subject.organizations, std::vector<std::string>{"system:nodes"});
+  EXPECT_EQ(asked.names.dns, std::vector<std::string>{"w1"});
+  EXPECT_EQ(asked.names.ips, std::vector<std::string>{"10.0.0.7"});
+
+  std::string cert = sign_certificate_request(ca, made.csr_pem, {"digital signature", "client auth"}, 3600);
+  EXPECT_EQ(verify_problem(cert, ca.cert_pem, Usage::Client), "");
+  EXPECT_NE(verify_problem(cert, ca.cert_pem, Usage::Server), "");
+  EXPECT_EQ(subject(cert).common_name, "system:node:w1");
+  // The certificate is for the request's key.
+  EXPECT_EQ(public_key_pin(cert).size(), 7u + 64u);
+  auto c = parse(cert);
+  EVP_PKEY* pub = X509_get0_pubkey(c.get());
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(made.key_pem.data(), int(made.key_pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
+                                                          EVP_PKEY_free);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(EVP_PKEY_eq(pub, key.get()), 1);
+  EXPECT_THROW(sign_certificate_request(ca, made.csr_pem, {"flying"}, 3600), PkiError);
+  EXPECT_THROW(parse_certificate_request("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"),
+               PkiError);
+}
+
+TEST(Pki, PublicKeyPinIsTheSha256OfTheSubjectPublicKeyInfo) {
+  KeyPair ca = make_ca("kubernetes");
+  std::string pin = public_key_pin(ca.cert_pem);
+  ASSERT_EQ(pin.rfind("sha256:", 0), 0u);
+  // openssl's own answer: the DER public key, hashed.
+  std::string dir = ::testing::TempDir();
+  std::string path = dir + "/pin-ca.crt";
+  std::ofstream(path) << ca.cert_pem;
+  FILE* p = ::popen(("openssl x509 -in " + path + " -pubkey -noout | openssl pkey -pubin -outform der | sha256sum").c_str(), "r");
+  ASSERT_TRUE(p);
+  char buf[128] = {};
+  ASSERT_TRUE(std::fgets(buf, sizeof buf, p));
+  ::pclose(p);
+  EXPECT_EQ(pin, "sha256:" + std::string(buf, 64));
+  // Another CA, another pin; the same CA re-read, the same pin.
+  EXPECT_NE(public_key_pin(make_ca("kubernetes").cert_pem), pin);
+  EXPECT_EQ(public_key_pin(ca.cert_pem), pin);
+  EXPECT_THROW(public_key_pin("not a certificate"), PkiError);
 }
