@@ -105,6 +105,12 @@ bool is_public_path(const std::string& path) {
   return path == "/version" || path == "/version/";
 }
 
+bool anonymous_may_ask(const RequestAttributes& a) {
+  if (!a.resource_request) return is_public_path(a.path);
+  return a.verb == "get" && a.api_group.empty() && a.resource == "configmaps" && a.subresource.empty() &&
+         a.ns == kClusterInfoNamespace && a.name == kClusterInfoName;
+}
+
 bool is_long_running(const RequestAttributes& a) {
   if (!a.resource_request) return false;
   if (a.verb == "watch") return true;

@@ -36,6 +36,12 @@ class RequestUserScope {
 
 // Paths anyone may GET without credentials (kube-apiserver's system:public-info-viewer).
 bool is_public_path(const std::string& path);
+// Whether a request without credentials is let through as system:anonymous (then authorized as any other): the
+// public paths, and reading the ConfigMap kube-public/cluster-info that joining nodes fetch before they have
+// anything to authenticate with (kubeadm's discovery). Everything else without credentials is 401.
+bool anonymous_may_ask(const RequestAttributes& a);
+inline constexpr const char* kClusterInfoNamespace = "kube-public";
+inline constexpr const char* kClusterInfoName = "cluster-info";
 
 // Requests that may last as long as the client wants (watches, logs, exec, attach, port-forward, proxy): they do not
 // count against the in-flight limits, as in kube-apiserver.

@@ -195,6 +195,9 @@ void ApiServer::start() {
   authenticator_->add_token_source([this](const std::string& token) { return token_authenticator_->authenticate(token); });
   objects_->bootstrap(advertise, secure_server_ ? secure_port_ : port_);
   rbac_changes_ = ensure_bootstrap_rbac(*objects_);
+  if (secure_server_ && !cluster_ca_pem_.empty())
+    publish_cluster_info("https://" + (advertise.find(':') != std::string::npos ? "[" + advertise + "]" : advertise) +
+                         ":" + std::to_string(secure_port_));
   rbac_ = std::make_shared<RbacAuthorizer>(*store_, registry_);
   authorizer_.add(std::make_shared<NodeAuthorizer>(*objects_));
   authorizer_.add(rbac_);
@@ -245,7 +248,40 @@ void ApiServer::use_cluster_pki(http::TlsServerOptions& tls) {
   }
   tls.cert_file = files.serving_cert;
   tls.key_file = files.serving_key;
+  try {
+    cluster_ca_pem_ = pki::read_pem(files.ca_cert);
+  } catch (const pki::PkiError& e) {
+    throw std::runtime_error(e.what());
+  }
   if (tls.client_ca_file.empty()) tls.client_ca_file = files.ca_cert;
+}
+
+void ApiServer::publish_cluster_info(const std::string& server) {
+  const api::KindInfo& kind = *registry_.by_kind("", "ConfigMap");
+  std::string kubeconfig = cluster_info_kubeconfig(cluster_ca_pem_, server);
+  RecordPtr current;
+  try {
+    current = objects_->get(kind, kClusterInfoNamespace, kClusterInfoName);
+  } catch (const StatusError& e) {
+    if (e.status().code != 404) throw;
+  }
+  if (!current) {
+    objects_->create(kind, kClusterInfoNamespace,
+                     {{"apiVersion", "v1"},
+                      {"kind", "ConfigMap"},
+                      {"metadata", {{"name", kClusterInfoName}, {"namespace", kClusterInfoNamespace}}},
+                      {"data", {{"kubeconfig", kubeconfig}}}},
+                     WriteOptions{});
+    return;
+  }
+  json cm = json::parse(current->value);
+  if (cm.value("/data/kubeconfig"_json_pointer, std::string()) == kubeconfig) return;
+  json data = {{"kubeconfig", kubeconfig}};
+  json old = cm.value("data", json::object());
+  for (auto& [k, v] : old.items())
+    if (k != "kubeconfig" && k.rfind("jws-kubeconfig-", 0) != 0) data[k] = v;
+  cm["data"] = data;
+  objects_->update(kind, kClusterInfoNamespace, kClusterInfoName, "", cm, WriteOptions{});
 }
 
 void ApiServer::stop() {
@@ -286,21 +322,23 @@ void ApiServer::compaction_loop() {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+UserInfo ApiServer::local_superuser() { return {"system:unsecured", "", {kSystemMasters, kSystemAuthenticated}, {}}; }
+
 RequestAttributes ApiServer::admit(const http::Request& req) const {
   RequestAttributes a = request_attributes(req);
   if (!req.tls) {
     // The plain HTTP port listens on 127.0.0.1 for the node's own tools: its callers are the local superuser, as
     // kube-apiserver's insecure port was (user system:unsecured in system:masters).
-    a.user = {"system:unsecured", "", {kSystemMasters, kSystemAuthenticated}, {}};
+    a.user = local_superuser();
     return a;
   }
   auto user = authenticator_->authenticate(req);  // throws 401 for bad credentials
   if (!user) {
-    if (!is_public_path(req.path)) throw StatusError(Status::unauthorized("Unauthorized"));
+    if (!anonymous_may_ask(a)) throw StatusError(Status::unauthorized("Unauthorized"));
     a.user = {kAnonymousUser, "", {kSystemUnauthenticated}, {}};
-    return a;
+  } else {
+    a.user = impersonate(req, *user, authorizer_);
   }
-  a.user = impersonate(req, *user, authorizer_);
   if (is_public_path(req.path)) return a;
   Decision d = authorizer_.authorize(a);
   if (!d.allowed()) {

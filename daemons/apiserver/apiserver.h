@@ -104,6 +104,13 @@ class ApiServer {
   using RuleResolver = std::function<nlohmann::json(const UserInfo&, const std::string& ns)>;
   void set_rule_resolver(RuleResolver r) { rule_resolver_ = std::move(r); }
   Authenticator& authenticator() { return *authenticator_; }
+  // The answer to an access review, SelfSubjectReview or TokenReview `body` of `kind` POSTed by `user` (to namespace
+  // `ns` for a LocalSubjectAccessReview): the object with its status; never stored. Throws StatusError (400, 422).
+  nlohmann::json review(const api::KindInfo& kind, const std::string& ns, const nlohmann::json& body,
+                        const UserInfo& user) const;
+  // Who callers of the plain HTTP port and root on D-Bus are: the node's superuser (system:unsecured in
+  // system:masters), as kube-apiserver's insecure port was.
+  static UserInfo local_superuser();
 
  private:
   // Who the request is from and whether it may do what it asks; throws StatusError (401, 403, 400) otherwise.
@@ -135,6 +142,9 @@ class ApiServer {
   void compaction_loop();
   // Makes or checks DATA_DIR/pki and points `tls` at it; writes admin.kubeconfig. Throws std::runtime_error.
   void use_cluster_pki(http::TlsServerOptions& tls);
+  // Creates or corrects kube-public/cluster-info for the CA of the cluster PKI and `server` (signatures of the
+  // bootstrap signer are dropped when the kubeconfig changes: they signed the old one).
+  void publish_cluster_info(const std::string& server);
   // Reads (or makes, in DATA_DIR/pki) the ServiceAccount keys and sets up the token issuer and authenticator.
   // Throws std::runtime_error.
   void use_service_account_keys();
@@ -156,6 +166,7 @@ class ApiServer {
   std::unique_ptr<HttpServer> server_, secure_server_;
   int port_ = 0, secure_port_ = 0;
   std::string admin_kubeconfig_path_;
+  std::string cluster_ca_pem_;  // the cluster PKI's CA, when the apiserver serves HTTPS with it
   http::TlsClientOptions kubelet_tls_;  // how kubelets are reached, set by start() (pod_proxy.cc)
   std::vector<std::string> pki_changes_;
   std::thread compactor_;

@@ -28,4 +28,9 @@ pki::AltNames serving_alt_names(const std::string& service_ip, const std::vector
 // its client certificate and key inline, and the context joining them as current-context. Throws pki::PkiError.
 std::string admin_kubeconfig(const pki::ClusterPkiFiles& files, const std::string& server);
 
+// kube-public/cluster-info's data.kubeconfig as kubeadm publishes it: one cluster named "" at `server` with the CA
+// inline, no users or contexts. Joining nodes read it without credentials and trust it once the CA's public key
+// matches the pin they were given (--ca-cert-hash).
+std::string cluster_info_kubeconfig(const std::string& ca_pem, const std::string& server);
+
 }  // namespace kctl::apiserver

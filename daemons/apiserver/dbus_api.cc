@@ -132,7 +132,10 @@ class DbusApi::Object final : public DbusObject<org::kctl::ApiServer1_adaptor> {
       if (sub.empty()) {
         const api::KindInfo& kind = collection_kind(resource, ns);
         if (kind.namespaced && ns.empty()) throw method_not_allowed();  // no POST to all namespaces
-        if (kind.kind == "TokenReview") throw method_not_allowed();     // answered over HTTP, never stored
+        if (kind.verbs == std::vector<std::string>{"create"}) {  // a review: answered, never stored
+          if (!options_.review) throw method_not_allowed();
+          return options_.review(kind, ns, decode_object(object)).dump();
+        }
         return objects_.create(kind, ns, decode_object(object), write_options())->value;
       }
       object_kind(resource, ns, name, sub);
@@ -151,7 +154,7 @@ class DbusApi::Object final : public DbusObject<org::kctl::ApiServer1_adaptor> {
       const api::KindInfo& kind = object_kind(resource, ns, name, sub);
       json body = decode_object(object);
       if (sub == "scale") return objects_.update_scale(kind, ns, name, body, write_options()).dump();
-      if (!sub.empty() && sub != "status" && sub != "finalize") throw method_not_allowed();
+      if (!sub.empty() && sub != "status" && sub != "finalize" && sub != "approval") throw method_not_allowed();
       std::string body_name = body.value("/metadata/name"_json_pointer, json("")).is_string()
                                   ? body.value("/metadata/name"_json_pointer, std::string())
                                   : std::string();

@@ -2,6 +2,7 @@
 // /org/kctl/ApiServer1 (api/dbus/org.kctl.ApiServer1.xml), with watches delivered as signals to their owner.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct DbusApiOptions {
   std::string storage_path;
   std::vector<std::string> listen_addresses;  // the HTTP endpoints, for people debugging with busctl
   nlohmann::json version;                     // the /version document
+  // Answers a POST of a create-only kind (access reviews, TokenReview) of the given namespace; unset: 405.
+  std::function<nlohmann::json(const api::KindInfo&, const std::string& ns, const nlohmann::json& body)> review;
 };
 
 class DbusApi {

@@ -24,6 +24,10 @@ bool start_dbus(apiserver::ApiServer& server, const std::string& mode, const std
                 std::unique_ptr<apiserver::DbusApi>& out) {
   if (mode == "none") return true;
   apiserver::DbusApiOptions o{address, server.storage_path(), server.listen_addresses(), apiserver::version_info()};
+  // Root on the bus is the node's superuser, as on the plain HTTP port.
+  o.review = [&server](const api::KindInfo& kind, const std::string& ns, const nlohmann::json& body) {
+    return server.review(kind, ns, body, apiserver::ApiServer::local_superuser());
+  };
   std::string bus = address.empty() ? std::string("the system bus") : address;
   try {
     out = std::make_unique<apiserver::DbusApi>(server.objects(), server.store(), o, [bus](const std::string& why) {

@@ -317,18 +317,25 @@ std::vector<json> bootstrap_namespace_roles() {
   using Resource = std::pair<const char*, const char*>;
   for (auto [grp, res] : {Resource{"", "services"}, Resource{"", "endpoints"}, Resource{"discovery.k8s.io", "endpointslices"}})
     rules.push_back(rule({"get", "update", "patch", "delete"}, {grp}, {res}, {"kube-dns"}));
-  json role = cluster_role(kKctlDnsUser, rules);
-  role["kind"] = "Role";
-  role["metadata"]["namespace"] = "kube-system";
-  return {role};
+  auto in = [](json role, const char* ns) {
+    role["kind"] = "Role";
+    role["metadata"]["namespace"] = ns;
+    return role;
+  };
+  return {in(cluster_role(kKctlDnsUser, rules), "kube-system"),
+          // kubeadm's: joining nodes read kube-public/cluster-info before they have credentials.
+          in(cluster_role(kClusterInfoRole, {rule({"get"}, {""}, {"configmaps"}, {"cluster-info"})}), "kube-public")};
 }
 
 std::vector<json> bootstrap_namespace_role_bindings() {
-  json b = cluster_binding(kKctlDnsUser, {user(kKctlDnsUser)});
-  b["kind"] = "RoleBinding";
-  b["metadata"]["namespace"] = "kube-system";
-  b["roleRef"]["kind"] = "Role";
-  return {b};
+  auto in = [](json b, const char* ns) {
+    b["kind"] = "RoleBinding";
+    b["metadata"]["namespace"] = ns;
+    b["roleRef"]["kind"] = "Role";
+    return b;
+  };
+  return {in(cluster_binding(kKctlDnsUser, {user(kKctlDnsUser)}), "kube-system"),
+          in(cluster_binding(kClusterInfoRole, {user(kAnonymousUser)}), "kube-public")};
 }
 
 // ---------------------------------------------------------------------------------------------------------------

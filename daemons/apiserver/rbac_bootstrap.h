@@ -13,6 +13,8 @@ namespace kctl::apiserver {
 
 // The user kctl-dns authenticates as (kube's CoreDNS runs as service account kube-system/kube-dns instead).
 inline constexpr const char* kKctlDnsUser = "system:kctl-dns";
+// kubeadm's Role (and RoleBinding to system:anonymous) in kube-public that lets anyone read cluster-info.
+inline constexpr const char* kClusterInfoRole = "kubeadm:bootstrap-signer-clusterinfo";
 
 // The default objects, labelled kubernetes.io/bootstrapping=rbac-defaults and annotated
 // rbac.authorization.kubernetes.io/autoupdate=true; rules as kube writes them (each list sorted).

@@ -77,17 +77,18 @@ json ApiServer::rules_review(const UserInfo& user, const std::string& ns) const 
 }
 
 void ApiServer::serve_review(http::Request& req, ResponseWriter& w, const RequestInfo& ri, const UserInfo& user) {
-  const api::KindInfo& kind = *ri.kind;
   if (req.method != "POST" || !ri.name.empty() || !ri.subresource.empty())
     throw StatusError(Status::method_not_allowed("the server does not allow this method on the requested resource"));
-  json body = decode_body(req);
+  w.respond(201, "application/json", review(*ri.kind, ri.ns, decode_body(req), user).dump());
+}
+
+json ApiServer::review(const api::KindInfo& kind, const std::string& request_ns, const json& body,
+                       const UserInfo& user) const {
   if (!body.is_object()) throw StatusError(Status::bad_request("the request body is not an object"));
   if (body.contains("kind") && body["kind"] != kind.kind)
     throw StatusError(Status::bad_request("the body is a " + text(body, "kind") + ", not a " + kind.kind));
-  if (kind.kind == "TokenReview") {  // may this token call the API (a webhook or an aggregated server asks)
-    w.respond(201, "application/json", review_token(*token_authenticator_, body, std::time(nullptr)).dump());
-    return;
-  }
+  if (kind.kind == "TokenReview")  // may this token call the API (a webhook or an aggregated server asks)
+    return review_token(*token_authenticator_, body, std::time(nullptr));
   json spec = body.value("spec", json::object());
   json out = {{"kind", kind.kind}, {"apiVersion", kind.api_version()}, {"metadata", {{"creationTimestamp", nullptr}}}};
   if (kind.kind != "SelfSubjectReview") out["spec"] = spec;
@@ -119,12 +120,12 @@ void ApiServer::serve_review(http::Request& req, ResponseWriter& w, const Reques
                                           {{"FieldValueInvalid", "disallowed on this kind of request",
                                             "spec.nonResourceAttributes"}},
                                           "authorization.k8s.io"));
-      if (a.ns != ri.ns)
+      if (a.ns != request_ns)
         throw StatusError(Status::invalid(kind.kind, "",
                                           {{"FieldValueInvalid", "must match metadata.namespace",
                                             "spec.resourceAttributes.namespace"}},
                                           "authorization.k8s.io"));
-      out["metadata"]["namespace"] = ri.ns;
+      out["metadata"]["namespace"] = request_ns;
     }
     out["status"] = access_status(authorizer_.authorize(a));
   } else if (kind.kind == "SelfSubjectRulesReview") {
@@ -136,7 +137,7 @@ void ApiServer::serve_review(http::Request& req, ResponseWriter& w, const Reques
   } else {
     throw StatusError(Status::not_found("", ""));
   }
-  w.respond(201, "application/json", out.dump());
+  return out;
 }
 
 }  // namespace kctl::apiserver
