@@ -12,7 +12,7 @@ namespace kctl::cli {
 namespace {
 
 const char* kGroups[] = {"Basic Commands (Beginner)", "Basic Commands (Intermediate)", "Deploy Commands",
-                         "Troubleshooting and Debugging Commands", "Advanced Commands", "Settings Commands",
+                         "Cluster Management Commands", "Troubleshooting and Debugging Commands", "Advanced Commands", "Settings Commands",
                          "Other Commands"};
 
 void print_top_help(std::ostream& out) {
@@ -90,7 +90,7 @@ const std::vector<CommandInfo>& commands() {
       exec_command(),          port_forward_command(),  apply_command(),        patch_command(),
       replace_command(),       wait_command(),          label_command(),        annotate_command(),
       completion_command(),    api_resources_command(), config_command(),       version_command(),
-      options_command(),
+      options_command(),       token_command(),         node_command(),
   };
   return all;
 }

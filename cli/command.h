@@ -89,5 +89,7 @@ CommandInfo version_command();
 CommandInfo config_command();
 CommandInfo completion_command();
 CommandInfo options_command();
+CommandInfo token_command();
+CommandInfo node_command();
 
 }  // namespace kctl::cli

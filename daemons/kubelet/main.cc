@@ -14,6 +14,7 @@
 #include "daemons/kubelet/dbus_kubelet.h"
 #include "daemons/kubelet/kubelet.h"
 #include "daemons/kubelet/kubelet_server.h"
+#include "daemons/kubelet/tls_bootstrap.h"
 
 using namespace kctl;
 
@@ -36,7 +37,14 @@ int main(int argc, char** argv) {
   std::string cert_dir;
   int port = o.node.kubelet_port, max_pods = o.node.max_pods, log_max_files = o.container_logs.max_files;
   Flags flags("kctl-kubelet", "The kctl node agent: registers the node and runs the pods bound to it.");
-  add_apiserver_flags(flags, &o.apiserver, &o.client);
+  add_apiserver_flags(flags, &o.apiserver, &o.client, /*kubeconfig_flag=*/false);
+  std::string kubeconfig, bootstrap_kubeconfig;
+  flags.add("kubeconfig", &kubeconfig,
+            "kubeconfig file to reach the apiserver with (its current context: server, CA, client certificate); "
+            "with --bootstrap-kubeconfig, written by the kubelet once it has its own certificate");
+  flags.add("bootstrap-kubeconfig", &bootstrap_kubeconfig,
+            "kubeconfig with a bootstrap token (`kctl node join` writes one): used, when --kubeconfig has no good "
+            "client certificate, to request one for system:node:NAME with a CertificateSigningRequest");
   flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
   flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
   flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");
@@ -56,7 +64,9 @@ int main(int argc, char** argv) {
             "--tls-private-key-file, a self-signed one for the node's IP and name, kubelet.crt and kubelet.key in "
             "--cert-dir, made at the first start");
   flags.add("tls-private-key-file", &serving.tls.key_file, "PEM file of the private key of --tls-cert-file");
-  flags.add("cert-dir", &cert_dir, "where the self-signed serving certificate is kept (default: ROOT_DIR/pki)");
+  flags.add("cert-dir", &cert_dir,
+            "where the self-signed serving certificate and the bootstrapped client certificate are kept (default: "
+            "ROOT_DIR/pki)");
   flags.add("client-ca-file", &serving.tls.client_ca_file,
             "PEM file of the CAs of client certificates: when given, every request to the kubelet API must come "
             "with a certificate they signed, of group system:masters or user kube-apiserver-kubelet-client (the "
@@ -134,11 +144,37 @@ int main(int argc, char** argv) {
   }
   o.shim = {shim};
 
+  if (cert_dir.empty()) cert_dir = o.root_dir + "/pki";
+  if (!bootstrap_kubeconfig.empty() && kubeconfig.empty()) {
+    std::cerr << "kctl-kubelet: --bootstrap-kubeconfig needs --kubeconfig (where the kubelet's own goes)\n";
+    return 2;
+  }
+  if (!kubeconfig.empty()) {
+    std::string default_endpoint = kubelet::KubeletOptions{}.apiserver;
+    try {
+      kubelet::TlsBootstrapOptions b{kubeconfig, bootstrap_kubeconfig, cert_dir, o.node.name};
+      b.cancelled = [] {
+        sigset_t pending;
+        sigpending(&pending);
+        return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+      };
+      b.progress = [](const std::string& what) {
+        log(LogLevel::Info, what);
+        notify_status(what);
+      };
+      std::string done = kubelet::ensure_kubelet_kubeconfig(b);
+      if (!done.empty()) log(LogLevel::Info, done);
+      apply_kubeconfig(kubeconfig, default_endpoint, &o.apiserver, &o.client);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, std::string("cannot reach the apiserver as this node: ") + e.what());
+      return 1;
+    }
+  }
+
   serving.address = o.node.internal_ip;
   serving.port = port;
   if (serving.tls.cert_file.empty()) {
     // As the kubelet: a self-signed certificate for what the apiserver dials (the node IP) and the node's name.
-    if (cert_dir.empty()) cert_dir = o.root_dir + "/pki";
     serving.tls.cert_file = cert_dir + "/kubelet.crt";
     serving.tls.key_file = cert_dir + "/kubelet.key";
     try {

@@ -1,0 +1,308 @@
+// Joining nodes, as kubeadm does it: `kctl token create|list|delete` keeps bootstrap tokens (Secrets
+// kube-system/bootstrap-token-ID), and `kctl node join MASTER --token ID.SECRET --ca-cert-hash sha256:...` finds the
+// apiserver's CA in kube-public/cluster-info, trusts it only if its public key has the pin it was given, checks the
+// token against the apiserver, and writes the kubelet's bootstrap kubeconfig.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "api/codec.h"
+#include "api/go_json.h"
+#include "api/kubeconfig.h"
+#include "api/pki.h"
+#include "cli/command.h"
+#include "cli/errors.h"
+#include "cli/tabwriter.h"
+
+namespace kctl::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kTokenSecretType = "bootstrap.kubernetes.io/token";
+constexpr const char* kTokenSecretPrefix = "bootstrap-token-";
+constexpr const char* kDefaultTokenGroup = "system:bootstrappers:kubeadm:default-node-token";
+constexpr const char* kSecretsPath = "/api/v1/namespaces/kube-system/secrets";
+constexpr const char* kClusterInfoPath = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
+// Where `kctl node join` puts the kubelet's bootstrap kubeconfig (kubeadm: /etc/kubernetes/bootstrap-kubelet.conf).
+constexpr const char* kDefaultBootstrapKubeconfig = "/etc/kctl/bootstrap-kubelet.conf";
+
+bool valid_token(const std::string& t) {
+  if (t.size() != 23 || t[6] != '.') return false;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (i != 6 && !((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9'))) return false;
+  return true;
+}
+
+std::string random_chars(size_t n) {
+  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;  // the kernel's random source
+  std::uniform_int_distribution<size_t> pick(0, sizeof kAlphabet - 2);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kAlphabet[pick(rd)];
+  return out;
+}
+
+std::string data_field(const json& secret, const char* key) {
+  std::string b64 = secret.value("/data"_json_pointer / key, std::string());
+  auto v = api::base64_decode(b64);
+  return v ? *v : "";
+}
+
+std::string format_time(std::time_t t) {
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// kubeadm's TTL column: "23h", "59m", "<forever>", "<invalid>" once past.
+std::string ttl_text(const std::string& expiration) {
+  if (expiration.empty()) return "<forever>";
+  auto t = api::parse_rfc3339(expiration);
+  if (!t) return "<invalid>";
+  long left = long(t->seconds - std::time(nullptr));
+  if (left <= 0) return "<invalid>";
+  if (left >= 86400) return std::to_string(left / 86400) + "d";
+  if (left >= 3600) return std::to_string(left / 3600) + "h";
+  return std::to_string(std::max(1L, left / 60)) + "m";
+}
+
+// The cluster's server and CA (PEM) from cluster-info's kubeconfig; throws CliError.
+std::pair<std::string, std::string> cluster_of(const json& cluster_info) {
+  std::string text = cluster_info.value("/data/kubeconfig"_json_pointer, std::string());
+  if (text.empty()) throw CliError("the cluster-info ConfigMap has no kubeconfig");
+  json kc;
+  try {
+    kc = api::decode_yaml(text);
+  } catch (const std::exception& e) {
+    throw CliError(std::string("the cluster-info ConfigMap's kubeconfig cannot be read: ") + e.what());
+  }
+  const json& clusters = kc.value("clusters", json::array());
+  if (!clusters.is_array() || clusters.empty()) throw CliError("the cluster-info ConfigMap's kubeconfig has no cluster");
+  const json& c = clusters[0].value("cluster", json::object());
+  auto ca = api::base64_decode(c.value("certificate-authority-data", ""));
+  if (!ca || ca->empty()) throw CliError("the cluster-info ConfigMap's kubeconfig has no certificate-authority-data");
+  return {c.value("server", ""), *ca};
+}
+
+// --- token -------------------------------------------------------------------------------------------------------
+
+int run_token_create(Invocation& inv) {
+  std::string ttl = "24h0m0s", description;
+  std::vector<std::string> groups = {kDefaultTokenGroup};
+  bool print_join = false;
+  inv.flags().add_string("ttl", 0, &ttl, "The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). "
+                                         "If set to '0', the token will never expire");
+  inv.flags().add_string("description", 0, &description, "A human friendly description of how this token is used.");
+  inv.flags().add_strings("groups", 0, &groups, "Extra groups that this token will authenticate as when used for "
+                                                "authentication. Must match \"\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\z\"");
+  inv.flags().add_bool("print-join-command", 0, &print_join,
+                       "Instead of printing only the token, print the full 'kctl node join' command using the token.");
+  if (!inv.parse()) return 0;
+  if (inv.args().size() > 1) throw UsageError("accepts at most 1 arg(s), received " + std::to_string(inv.args().size()));
+  std::string token = inv.args().empty() ? random_chars(6) + "." + random_chars(16) : inv.args()[0];
+  if (!valid_token(token))
+    throw CliError("the bootstrap token \"" + token + "\" was not of the form \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+  auto seconds = api::parse_duration(ttl);
+  if (!seconds || *seconds < 0) throw CliError("invalid argument \"" + ttl + "\" for \"--ttl\" flag: not a duration");
+  for (const auto& g : groups)
+    if (g.rfind("system:bootstrappers:", 0) != 0)
+      throw CliError("group \"" + g + "\" is not of the form system:bootstrappers:NAME");
+  std::string id = token.substr(0, 6), secret = token.substr(7);
+  json data = {{"token-id", api::base64_encode(id)},
+               {"token-secret", api::base64_encode(secret)},
+               {"usage-bootstrap-authentication", api::base64_encode("true")},
+               {"usage-bootstrap-signing", api::base64_encode("true")}};
+  if (*seconds > 0) data["expiration"] = api::base64_encode(format_time(std::time(nullptr) + std::time_t(*seconds)));
+  if (!description.empty()) data["description"] = api::base64_encode(description);
+  std::string joined;
+  for (const auto& g : groups) joined += (joined.empty() ? "" : ",") + g;
+  if (!joined.empty()) data["auth-extra-groups"] = api::base64_encode(joined);
+  json obj = {{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata", {{"name", kTokenSecretPrefix + id}, {"namespace", "kube-system"}}},
+              {"type", kTokenSecretType},
+              {"data", data}};
+  RestClient& rest = inv.session().rest();
+  // The join command needs the cluster's CA pin, so look first: no token is made for a command that cannot be
+  // printed.
+  std::string join;
+  if (print_join) {
+    auto [server, ca] = cluster_of(rest.call("GET", kClusterInfoPath));
+    std::string host = server.rfind("https://", 0) == 0 ? server.substr(8) : server;
+    join = "kctl node join " + host + " --token " + token + " --ca-cert-hash " + pki::public_key_pin(ca);
+  }
+  rest.call("POST", kSecretsPath, obj.dump(), "application/json");
+  inv.out() << (print_join ? join : token) << "\n";
+  return 0;
+}
+
+int run_token_list(Invocation& inv) {
+  if (!inv.parse()) return 0;
+  json list = inv.session().rest().call("GET", std::string(kSecretsPath) + "?fieldSelector=type%3D" +
+                                                   "bootstrap.kubernetes.io%2Ftoken");
+  TabWriter tw(inv.out());
+  auto row = [&tw](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) tw << cells[i] << (i + 1 < cells.size() ? "\t" : "\n");
+  };
+  row({"TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS"});
+  for (const auto& s : list.value("items", json::array())) {
+    std::string id = data_field(s, "token-id"), secret = data_field(s, "token-secret");
+    if (id.empty() || secret.empty()) continue;
+    std::string expiration = data_field(s, "expiration"), usages;
+    for (const char* u : {"authentication", "signing"})
+      if (data_field(s, (std::string("usage-bootstrap-") + u).c_str()) == "true")
+        usages += (usages.empty() ? "" : ",") + std::string(u);
+    std::string description = data_field(s, "description"), groups = data_field(s, "auth-extra-groups");
+    row({id + "." + secret, ttl_text(expiration), expiration.empty() ? "<never>" : expiration,
+            usages.empty() ? "<none>" : usages, description.empty() ? "<none>" : description, groups});
+  }
+  tw.flush();
+  return 0;
+}
+
+int run_token_delete(Invocation& inv) {
+  if (!inv.parse()) return 0;
+  if (inv.args().empty()) throw UsageError("missing subcommand; 'token delete' is missing token of form \"[a-z0-9]{6}\" or \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+  RestClient& rest = inv.session().rest();
+  for (const auto& arg : inv.args()) {
+    std::string id = arg.substr(0, arg.find('.'));
+    bool ok = id.size() == 6 && std::all_of(id.begin(), id.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+              });
+    if (!ok) throw CliError("given token didn't match pattern \"[a-z0-9]{6}\" or \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+    rest.call("DELETE", std::string(kSecretsPath) + "/" + kTokenSecretPrefix + id);
+    inv.out() << "bootstrap token \"" << id << "\" deleted\n";
+  }
+  return 0;
+}
+
+std::vector<CommandInfo> token_subcommands() {
+  return {
+      {"create", "", "Create bootstrap tokens on the server",
+       "Create a bootstrap token (ID.SECRET) that a joining node presents to the apiserver to ask for its client "
+       "certificate. Without an argument a random token is made.",
+       "token create [token]", "  # A token valid for 2 hours, printed as the command a worker runs\n"
+                               "  kctl token create --ttl 2h --print-join-command",
+       run_token_create},
+      {"list", "", "List bootstrap tokens on the server", "List the bootstrap tokens on the server.", "token list",
+       "  kctl token list", run_token_list},
+      {"delete", "", "Delete bootstrap tokens on the server",
+       "Delete bootstrap tokens: a node can no longer join with them.", "token delete [token-value] ...",
+       "  kctl token delete abcdef", run_token_delete},
+  };
+}
+
+// --- node join ---------------------------------------------------------------------------------------------------
+
+// A client for MASTER: without verification for the first look at cluster-info (what is read is only trusted
+// after the pin matches), with the CA afterwards.
+RestClient master_client(const std::string& server, const std::string& ca_pem, const std::string& token, Invocation& inv) {
+  api::RestConfig c;
+  c.server = server;
+  c.token = token;
+  if (ca_pem.empty()) c.insecure_skip_tls_verify = true;
+  else c.certificate_authority_data = api::base64_encode(ca_pem);
+  return RestClient(c, inv.err(), 30);
+}
+
+int run_node_join(Invocation& inv) {
+  std::string token, out_path = kDefaultBootstrapKubeconfig;
+  std::vector<std::string> pins;
+  bool unsafe = false;
+  inv.flags().add_strings("ca-cert-hash", 0, &pins,
+                          "The pin of the cluster's CA, \"sha256:HEX\" (the SHA-256 of its public key, as "
+                          "`kctl token create --print-join-command` prints it).");
+  inv.flags().add_strings("discovery-token-ca-cert-hash", 0, &pins, "kubeadm's name for --ca-cert-hash.");
+  inv.flags().add_bool("discovery-token-unsafe-skip-ca-verification", 0, &unsafe,
+                       "Trust whatever CA cluster-info names, without a --ca-cert-hash (anyone between this node and "
+                       "the master could then impersonate the master).");
+  inv.flags().add_string("bootstrap-kubeconfig", 0, &out_path,
+                         "Where to write the kubelet's bootstrap kubeconfig (its --bootstrap-kubeconfig).");
+  if (!inv.parse()) return 0;
+  // kctl's global --token (a bearer token for the API) is the bootstrap token here, as kubeadm join's --token.
+  token = inv.session().options().overrides.token;
+  if (inv.args().size() != 1) throw UsageError("node join takes the master's address, HOST[:PORT]");
+  if (!valid_token(token)) throw CliError("--token must be a bootstrap token of the form \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+  if (pins.empty() && !unsafe)
+    throw CliError("--ca-cert-hash is required to trust the master (or --discovery-token-unsafe-skip-ca-verification)");
+  for (const auto& p : pins)
+    if (p.rfind("sha256:", 0) != 0 || p.size() != 7 + 64)
+      throw CliError("--ca-cert-hash \"" + p + "\" is not of the form sha256:<64 hex digits>");
+  std::string master = inv.args()[0];
+  if (master.rfind("https://", 0) != 0) master = "https://" + master;
+  if (master.find(':', 8) == std::string::npos) master += ":6443";
+
+  // 1. cluster-info without trusting anything yet, 2. the CA it names must have one of the pins.
+  auto [server, ca] = cluster_of(master_client(master, "", "", inv).call("GET", kClusterInfoPath));
+  std::string pin;
+  try {
+    pin = pki::public_key_pin(ca);
+  } catch (const pki::PkiError& e) {
+    throw CliError(std::string("the cluster-info ConfigMap's CA is not a certificate: ") + e.what());
+  }
+  if (!pins.empty() && std::find(pins.begin(), pins.end(), pin) == pins.end())
+    throw CliError("cluster CA found in cluster-info ConfigMap is invalid: none of the public keys \"" + pin +
+                   "\" are pinned");
+  if (server.empty()) server = master;
+  // 3. The master again, now over TLS checked against that CA, with the token: it must be known there.
+  json review = master_client(server, ca, token, inv)
+                    .call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                          json{{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}}.dump(),
+                          "application/json");
+  std::string user = review.value("/status/userInfo/username"_json_pointer, std::string());
+
+  // 4. The kubelet's bootstrap kubeconfig, with kubeadm's names.
+  std::string kc = api::single_kubeconfig("kubernetes", {{"certificate-authority-data", api::base64_encode(ca)}, {"server", server}},
+                                         "tls-bootstrap-token-user", {{"token", token}},
+                                         "tls-bootstrap-token-user@kubernetes");
+  try {
+    if (auto dir = std::filesystem::path(out_path).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
+    pki::write_file(out_path, kc, 0600);
+  } catch (const std::exception& e) {
+    throw CliError("cannot write " + out_path + ": " + e.what());
+  }
+  inv.out() << "[discovery] the master's CA " << pin << " is pinned; the API server is " << server << "\n"
+            << "[discovery] the token authenticates as " << user << "\n"
+            << "[kubelet] wrote the bootstrap kubeconfig " << out_path << "\n\n"
+            << "This node can join the cluster: start its kubelet with\n"
+            << "  kctl-kubelet --bootstrap-kubeconfig=" << out_path
+            << " --kubeconfig=/var/lib/kctl/kubelet/kubeconfig --node-ip=ADDRESS\n"
+            << "It asks for its client certificate, and shows up in `kctl get nodes` on the master.\n";
+  return 0;
+}
+
+std::vector<CommandInfo> node_subcommands() {
+  return {{"join", "", "Join this machine to a cluster as a worker",
+           "Find the master's API server and CA from its public cluster-info, trust the CA only when its public key has "
+           "the given pin, check the bootstrap token, and write the kubelet's bootstrap kubeconfig. The kubelet then "
+           "asks for its own client certificate (a CertificateSigningRequest the controller manager approves and "
+           "signs).",
+           "node join HOST[:PORT] --token ID.SECRET --ca-cert-hash sha256:HEX [options]",
+           "  kctl node join 10.0.0.1:6443 --token abcdef.0123456789abcdef --ca-cert-hash sha256:1234...",
+           run_node_join}};
+}
+
+}  // namespace
+
+CommandInfo token_command() {
+  CommandInfo c{"token", "Cluster Management Commands", "Manage bootstrap tokens",
+                "Manage the bootstrap tokens with which nodes join the cluster (Secrets kube-system/bootstrap-token-ID).",
+                "token SUBCOMMAND [options]", "  kctl token create --print-join-command", nullptr};
+  c.subcommands = token_subcommands;
+  return c;
+}
+
+CommandInfo node_command() {
+  CommandInfo c{"node", "Cluster Management Commands", "Join this machine to a cluster",
+                "Commands run on a machine that is to become a node of a cluster.", "node SUBCOMMAND [options]",
+                "  kctl node join 10.0.0.1:6443 --token abcdef.0123456789abcdef --ca-cert-hash sha256:1234...", nullptr};
+  c.subcommands = node_subcommands;
+  return c;
+}
+
+}  // namespace kctl::cli
