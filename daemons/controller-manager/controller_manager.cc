@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "daemons/common/daemon.h"
+#include "daemons/controller-manager/clusterrole_aggregation_controller.h"
 #include "daemons/controller-manager/daemon_set_controller.h"
 #include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/endpoints_controller.h"
@@ -44,6 +45,8 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
       {"serviceaccount", [](ControllerContext& c) -> ControllerPtr { return std::make_unique<ServiceAccountsController>(c); }},
       {"root-ca-cert-publisher",
        [](ControllerContext& c) -> ControllerPtr { return std::make_unique<RootCaCertPublisher>(c); }},
+      {"clusterrole-aggregation",
+       [](ControllerContext& c) -> ControllerPtr { return std::make_unique<ClusterRoleAggregationController>(c); }},
   };
   return all;
 }
