@@ -221,6 +221,10 @@ TEST_F(RbacEscalationTest, ABindingNeedsBindOrEveryRuleOfItsRole) {
   EXPECT_TRUE(create_as(dana(), binding("", "root", "ClusterRole", "cluster-admin", "eve"))
                   .starts_with("403 " + attempting("clusterrolebindings", "root")));
   EXPECT_TRUE(create_as(dana(), binding("team", "nodes", "ClusterRole", "system:node", "eve")).starts_with("403 "));
+  // With `bind` on every ClusterRole, one that does not exist (yet) may be bound too, as in Kubernetes.
+  admin(role("other", "any-binder", {rule({"bind"}, {kGroup}, {"clusterroles"})}));
+  admin(binding("other", "dana-binds-any", "Role", "any-binder"));
+  EXPECT_EQ(create_as(dana(), binding("other", "ghost", "ClusterRole", "nope", "eve")), "");
   // Changing the subjects of a binding is checked again.
   json root = stored("RoleBinding", "team", "root");
   root["subjects"].push_back({{"kind", "User"}, {"apiGroup", kGroup}, {"name", "mallory"}});
