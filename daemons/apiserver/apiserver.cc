@@ -201,6 +201,8 @@ void ApiServer::start() {
   rbac_ = std::make_shared<RbacAuthorizer>(*store_, registry_);
   authorizer_.add(std::make_shared<NodeAuthorizer>(*objects_));
   authorizer_.add(rbac_);
+  rbac_escalation_ = std::make_unique<RbacEscalationCheck>(*rbac_, authorizer_, *store_);
+  objects_->set_rbac_escalation_check(rbac_escalation_.get());
   set_rule_resolver([rbac = rbac_.get()](const UserInfo& user, const std::string& ns) {
     return rbac->rules_review_status(user, ns);
   });
@@ -297,6 +299,8 @@ void ApiServer::stop() {
   secure_server_.reset();
   server_.reset();
   rule_resolver_ = nullptr;
+  if (objects_) objects_->set_rbac_escalation_check(nullptr);
+  rbac_escalation_.reset();
   authorizer_ = AuthorizerChain();
   rbac_.reset();
   objects_.reset();

@@ -14,6 +14,7 @@
 #include "daemons/apiserver/authn.h"
 #include "daemons/apiserver/object_service.h"
 #include "daemons/apiserver/rbac.h"
+#include "daemons/apiserver/rbac_escalation.h"
 #include "daemons/apiserver/service_account_token.h"
 #include "daemons/apiserver/sqlite_store.h"
 #include "daemons/common/http_server.h"
@@ -158,6 +159,7 @@ class ApiServer {
   std::unique_ptr<Authenticator> authenticator_;
   AuthorizerChain authorizer_;
   std::shared_ptr<RbacAuthorizer> rbac_;
+  std::unique_ptr<RbacEscalationCheck> rbac_escalation_;  // uses rbac_ and authorizer_
   std::vector<std::string> rbac_changes_;
   RuleResolver rule_resolver_;
   std::unique_ptr<InflightLimiter> limiter_;

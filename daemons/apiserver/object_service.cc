@@ -14,6 +14,7 @@
 #include "daemons/apiserver/access.h"
 #include "daemons/apiserver/csr_strategy.h"
 #include "daemons/apiserver/node_restriction.h"
+#include "daemons/apiserver/rbac_escalation.h"
 #include "daemons/apiserver/service_account_admission.h"
 
 namespace kctl::apiserver {
@@ -285,6 +286,7 @@ RecordPtr ObjectService::create(const KindInfo& kind, const std::string& ns, jso
   if (kind.kind == "Pod" && kind.group.empty()) admit_service_account(obj, object_getter(*this), random_suffix);
   validate(kind, obj, nullptr);
   admit_node_restriction(kind, obj, nullptr, "", request_user());
+  if (rbac_escalation_) rbac_escalation_->admit(kind, obj, nullptr, request_user());
   check_namespace_accepts(kind, ns);
   bool allocated = false;
   if (kind.kind == "Service" && kind.group.empty()) {
@@ -380,6 +382,7 @@ RecordPtr ObjectService::guaranteed_update(const KindInfo& kind, const std::stri
     if (sub != "status" && spec_changed(obj, old)) obj["metadata"]["generation"] = old["metadata"].value("generation", 1) + 1;
     validate(kind, obj, &old, sub);
     admit_node_restriction(kind, obj, &old, sub, request_user());
+    if (rbac_escalation_) rbac_escalation_->admit(kind, obj, &old, request_user());
     bool is_service = kind.kind == "Service" && kind.group.empty();
     if (is_service) allocator_.reallocate(old, obj);
     // Nothing changed: no write, no event, same resourceVersion (like kube-apiserver).

@@ -43,6 +43,7 @@ struct Selectors {
 using api::PatchType;
 
 class ServiceAccountTokenIssuer;
+class RbacEscalationCheck;
 
 class ObjectService {
  public:
@@ -83,6 +84,9 @@ class ObjectService {
   // Throws StatusError(503) until the apiserver has set the issuer.
   nlohmann::json request_token(const std::string& ns, const std::string& sa_name, const nlohmann::json& request) const;
   void set_token_issuer(const ServiceAccountTokenIssuer* issuer) { token_issuer_ = issuer; }
+  // Privilege-escalation prevention on writes of the RBAC kinds by the request's user (rbac_escalation.h): set once
+  // at start, before serving, and cleared before it goes; without one, RBAC writes are not checked.
+  void set_rbac_escalation_check(const RbacEscalationCheck* check) { rbac_escalation_ = check; }
 
   // Creates what a fresh cluster has: the system namespaces and the `kubernetes` Service and Endpoints.
   void bootstrap(const std::string& advertise_address, int port);
@@ -110,6 +114,7 @@ class ObjectService {
   const api::Registry& registry_;
   ServiceAllocator& allocator_;
   const ServiceAccountTokenIssuer* token_issuer_ = nullptr;  // set once at start, before serving
+  const RbacEscalationCheck* rbac_escalation_ = nullptr;    // likewise
 };
 
 // Refuses (400) field selectors on fields the kind does not index, as kube-apiserver does.

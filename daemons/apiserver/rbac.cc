@@ -287,6 +287,16 @@ json RbacAuthorizer::rules_review_status(const UserInfo& user, const std::string
   return status;
 }
 
+std::optional<std::vector<PolicyRule>> RbacAuthorizer::role_reference_rules(const std::string& kind,
+                                                                            const std::string& name,
+                                                                            const std::string& ns) const {
+  std::shared_lock lock(index_mutex_);
+  std::vector<std::string> errors;
+  const auto* rules = role_rules(Binding{"", ns, kind, name, {}}, errors);
+  if (!rules) return std::nullopt;
+  return *rules;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The index and its watch
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -63,6 +64,10 @@ class RbacAuthorizer : public Authorizer {
   // The same as an authorization.k8s.io/v1 SubjectRulesReviewStatus: {"resourceRules": [...], "nonResourceRules":
   // [...], "incomplete": false, "evaluationError"?: "..."}, for SelfSubjectRulesReview and `kubectl auth can-i --list`.
   nlohmann::json rules_review_status(const UserInfo& user, const std::string& ns) const;
+  // GetRoleReferenceRules: the rules of the Role (in `ns`) or ClusterRole (`kind`) a binding refers to; nullopt when
+  // there is no such role (or the kind is neither).
+  std::optional<std::vector<PolicyRule>> role_reference_rules(const std::string& kind, const std::string& name,
+                                                              const std::string& ns) const;
 
   // The store revision the index reflects; waits until it is at least `revision` (tests, and callers that must see
   // their own write).

@@ -32,9 +32,12 @@ std::vector<nlohmann::json> bootstrap_namespace_role_bindings();
 // daemon to log; throws api::StatusError or StoreError when the store fails.
 std::vector<std::string> ensure_bootstrap_rbac(ObjectService& objects);
 
-// What kube-controller-manager's clusterrole-aggregation controller does, once: every ClusterRole with an
+// What kctl-controller-manager's clusterrole-aggregation controller keeps doing, done once: every ClusterRole with an
 // aggregationRule gets the rules of the ClusterRoles its selectors match (in name order, without duplicates).
-// Returns the names of the roles it rewrote.
+// Returns the names of the roles it rewrote. kube-apiserver leaves this to the controller alone; kctl's apiserver
+// also does it at start so that admin, edit and view grant something in a cluster without a controller manager
+// (an apiserver alone, as many tests and `kctl-apiserver` on a workstation run). Both compute the same rules, so
+// they never undo each other's writes.
 std::vector<std::string> aggregate_cluster_roles(ObjectService& objects);
 
 }  // namespace kctl::apiserver

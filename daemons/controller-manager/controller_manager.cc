@@ -7,6 +7,7 @@
 
 #include "daemons/common/daemon.h"
 #include "daemons/controller-manager/certificate_controllers.h"
+#include "daemons/controller-manager/clusterrole_aggregation_controller.h"
 #include "daemons/controller-manager/daemon_set_controller.h"
 #include "daemons/controller-manager/deployment_controller.h"
 #include "daemons/controller-manager/endpoints_controller.h"
@@ -52,6 +53,8 @@ const std::vector<std::pair<std::string, ControllerFactory>>& known_controllers(
          if (c.options.cluster_signing_cert_file.empty() && c.options.cluster_signing_key_file.empty()) return nullptr;
          return std::make_unique<CsrSigningController>(c);
        }},
+      {"clusterrole-aggregation",
+       [](ControllerContext& c) -> ControllerPtr { return std::make_unique<ClusterRoleAggregationController>(c); }},
   };
   return all;
 }
