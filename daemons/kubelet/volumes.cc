@@ -86,34 +86,40 @@ std::optional<std::string> pod_field(const json& pod, const std::string& path) {
   return std::nullopt;
 }
 
+// The mode a volume file gets from a defaultMode or an item's mode: the permission bits only, as kube's kubelet
+// takes them (Go's os.FileMode). Never setuid, setgid or sticky: root's file with a user's content and the setuid
+// bit would be a way to root on the node.
+mode_t file_mode(int mode) { return mode_t(mode) & 0777; }
+
 // Writes `data` to `path` by way of a temporary file and a rename, so a container never reads half a token. The
 // file is the owner's alone until it is whole, then gets `mode`: a key's content is never readable under a wider
 // mode than asked for, whatever the umask.
 void write_atomically(const fs::path& path, const std::string& data, int mode) {
   fs::create_directories(path.parent_path());
   std::string tmp = (path.parent_path() / ("..tmp." + path.filename().string())).string();
-  auto fail = [&](const char* what) {
-    std::string error = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(std::string("cannot ") + what + " " + path.string() + ": " + error);
-  };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) fail("write");
-  for (size_t off = 0; off < data.size();) {
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  bool ok = true;
+  for (size_t off = 0; ok && off < data.size();) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      fail("write");
-    }
-    off += size_t(n);
+    ok = n > 0;
+    if (ok) off += size_t(n);
   }
-  if (::fchmod(fd, mode_t(mode) & 07777) != 0) {
-    ::close(fd);
-    fail("set the mode of");
+  ok = ok && ::fchmod(fd, file_mode(mode)) == 0;
+  int saved = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    saved = errno;
   }
-  if (::close(fd) != 0) fail("write");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("write");
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    saved = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(saved));
+  }
 }
 
 // The directory holding one kind of a pod's volumes (projected, secret, ...), which only root may enter: those
@@ -246,7 +252,7 @@ void PodVolumes::project(const json& pod, const json& projected, const std::stri
     std::ifstream in(p, std::ios::binary);
     std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in.is_open() || current != file.first) write_atomically(p, file.first, file.second);
-    else ::chmod(p.c_str(), mode_t(file.second));
+    else ::chmod(p.c_str(), file_mode(file.second));
   }
   // What no source gives any more goes.
   std::set<std::string> top;
