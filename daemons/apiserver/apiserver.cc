@@ -146,7 +146,10 @@ ObjectAttrs ApiServer::compute_attrs(const std::string& key, const json& obj) co
 }
 
 void ApiServer::start() {
+  // The data directory holds the store (every Secret) and the cluster's keys: root's alone, as etcd keeps its data
+  // directory 0700. An existing one (made by an older run, or by hand) is tightened too.
   std::filesystem::create_directories(options_.data_dir);
+  std::filesystem::permissions(options_.data_dir, std::filesystem::perms::owner_all);
   SqliteStoreOptions so;
   so.path = storage_path();
   so.sync = options_.storage_sync;

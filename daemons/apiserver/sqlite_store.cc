@@ -3,10 +3,15 @@
 #include "daemons/apiserver/sqlite_store.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace kctl::apiserver {
 
@@ -60,6 +65,23 @@ void exec(sqlite3* db, const char* sql) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     throw std::runtime_error(std::string("sqlite: ") + msg + " in: " + sql);
+  }
+}
+
+// The database holds every Secret, so it is the owner's alone (0600) whatever the umask: made so before SQLite opens
+// it, and tightened when an older run left it readable. SQLite gives the -wal and -shm files it makes the database
+// file's mode; those an older run left behind are tightened too.
+void make_private(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  int rc = ::fchmod(fd, 0600);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("cannot make " + path + " private (0600): " + std::strerror(err));
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::string aside = path + suffix;
+    if (::chmod(aside.c_str(), 0600) != 0 && errno != ENOENT)
+      throw std::runtime_error("cannot make " + aside + " private (0600): " + std::strerror(errno));
   }
 }
 
@@ -155,6 +177,7 @@ class SqliteStore::SqliteWatch : public Watch {
 
 SqliteStore::SqliteStore(SqliteStoreOptions options) : options_(std::move(options)) {
   if (!options_.attrs) options_.attrs = [](const std::string&, const nlohmann::json&) { return ObjectAttrs{}; };
+  make_private(options_.path);
   db_ = open_db(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   try {
     exec(db_, "PRAGMA journal_mode=WAL");

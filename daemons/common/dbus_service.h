@@ -7,9 +7,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -98,6 +101,18 @@ class DbusObject : public sdbus::AdaptorInterfaces<Adaptors...> {
   std::string caller() const {
     const sdbus::Message* m = this->getObject().getCurrentlyProcessedMessage();
     return m ? m->getSender() : std::string();
+  }
+  // The uid of that caller, as the bus daemon knows it (taken from the peer's socket when it connected, not from
+  // anything the caller says); nullopt when the bus cannot tell (the caller left already). On the bus thread, in a
+  // method handler: it asks the bus (one round trip), so only for the calls that need it.
+  std::optional<uid_t> caller_uid() const {
+    const sdbus::Message* m = this->getObject().getCurrentlyProcessedMessage();
+    if (!m) return std::nullopt;
+    try {
+      return m->getCredsUid();
+    } catch (const sdbus::Error&) {
+      return std::nullopt;
+    }
   }
   // PropertiesChanged for properties whose value changed. A failure to send (the bus is gone) is not the
   // caller's problem: false.

@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,27 @@ std::string read_file(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Writes a container's spec.json: the owner's alone (0600) whatever the umask, even a file an older run left
+// readable, since it carries the container's environment and so the values of its Secrets (env from secretKeyRef,
+// envFrom secretRef).
+void write_private(const fs::path& p, const std::string& data) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + p.string() + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (size_t off = 0; ok && off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) off += size_t(n);
+  }
+  int saved = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    saved = errno;
+  }
+  if (!ok) throw std::runtime_error("cannot write " + p.string() + ": " + std::strerror(saved));
 }
 
 std::string trim(std::string s) {
@@ -201,11 +223,11 @@ void NspawnRuntime::start(const ContainerSpec& spec) {
                {"podName", spec.pod_name}, {"container", spec.container_name}, {"cgroup", ""},
                {"logPath", spec.log_path}, {"rootfs", spec.rootfs}, {"env", spec.env},
                {"workingDir", spec.working_dir}};
-  std::ofstream(d / "spec.json") << meta.dump() << "\n";
+  write_private(d / "spec.json", meta.dump() + "\n");
   // Recorded again with the cgroup once the launcher made it (a kubelet that dies in between finds the container
   // without one, and stops it by its pid alone).
   meta["cgroup"] = launcher_->launch(spec, argv);
-  std::ofstream(d / "spec.json") << meta.dump() << "\n";
+  write_private(d / "spec.json", meta.dump() + "\n");
 }
 
 int NspawnRuntime::pid(const std::string& id) const { return std::atoi(read_file(fs::path(dir(id)) / "pid").c_str()); }

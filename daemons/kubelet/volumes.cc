@@ -3,11 +3,14 @@
 #include "daemons/kubelet/volumes.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,19 +86,50 @@ std::optional<std::string> pod_field(const json& pod, const std::string& path) {
   return std::nullopt;
 }
 
-// Writes `data` to `path` by way of a temporary file and a rename, so a container never reads half a token.
+// The mode a volume file gets from a defaultMode or an item's mode: the permission bits only, as kube's kubelet
+// takes them (Go's os.FileMode). Never setuid, setgid or sticky: root's file with a user's content and the setuid
+// bit would be a way to root on the node.
+mode_t file_mode(int mode) { return mode_t(mode) & 0777; }
+
+// Writes `data` to `path` by way of a temporary file and a rename, so a container never reads half a token. The
+// file is the owner's alone until it is whole, then gets `mode`: a key's content is never readable under a wider
+// mode than asked for, whatever the umask.
 void write_atomically(const fs::path& path, const std::string& data, int mode) {
   fs::create_directories(path.parent_path());
   std::string tmp = (path.parent_path() / ("..tmp." + path.filename().string())).string();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << data;
-    if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  bool ok = true;
+  for (size_t off = 0; ok && off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) off += size_t(n);
   }
-  ::chmod(tmp.c_str(), mode_t(mode));
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot write " + path.string() + ": " + ec.message());
+  ok = ok && ::fchmod(fd, file_mode(mode)) == 0;
+  int saved = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    saved = errno;
+  }
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    saved = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(saved));
+  }
+}
+
+// The directory holding one kind of a pod's volumes (projected, secret, ...), which only root may enter: those
+// volumes' files are credentials, kept 0644 (or their defaultMode) for the container's users, and other users of
+// the node must not reach them (kube keeps them under /var/lib/kubelet/pods, 0750).
+std::string private_volume_dir(const std::string& pod_dir, const std::string& kind) {
+  std::string parent = pod_dir + "/volumes/" + kind;
+  fs::create_directories(parent);
+  fs::permissions(parent, fs::perms::owner_all);
+  return parent;
 }
 
 }  // namespace
@@ -218,7 +252,7 @@ void PodVolumes::project(const json& pod, const json& projected, const std::stri
     std::ifstream in(p, std::ios::binary);
     std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in.is_open() || current != file.first) write_atomically(p, file.first, file.second);
-    else ::chmod(p.c_str(), mode_t(file.second));
+    else ::chmod(p.c_str(), file_mode(file.second));
   }
   // What no source gives any more goes.
   std::set<std::string> top;
@@ -233,11 +267,8 @@ void PodVolumes::write_keys(const std::string& dir, const json& data, bool b64, 
   for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
   auto write = [&](const std::string& key, const std::string& rel, int mode) {
     if (!data.contains(key) || !safe_relative(rel)) return;
-    fs::path p = fs::path(dir) / rel;
-    fs::create_directories(p.parent_path());
     std::string value = data[key].is_string() ? data[key].get<std::string>() : data[key].dump();
-    std::ofstream(p, std::ios::binary) << (b64 ? base64_decode(value) : value);
-    ::chmod(p.c_str(), mode_t(mode));
+    write_atomically(fs::path(dir) / rel, b64 ? base64_decode(value) : value, mode);
   };
   if (items.is_array() && !items.empty()) {
     for (const auto& it : items) write(it.value("key", ""), it.value("path", ""), it.value("mode", default_mode));
@@ -281,7 +312,7 @@ void PodVolumes::prepare(const json& pod) {
         if (e.status().code != 404 || !optional)
           throw std::runtime_error(std::string(secret ? "secret" : "configmap") + " \"" + obj_name + "\" not found");
       }
-      std::string d = pod_dir_ + "/volumes/" + (secret ? "secret/" : "configmap/") + name;
+      std::string d = (secret ? private_volume_dir(pod_dir_, "secret") : pod_dir_ + "/volumes/configmap") + "/" + name;
       int mode = src.value("defaultMode", 0644);
       write_keys(d, obj.value("data", json::object()), secret, src.value("items", json::array()), mode);
       if (!secret && obj.contains("binaryData")) {
@@ -290,12 +321,8 @@ void PodVolumes::prepare(const json& pod) {
       }
       paths_[name] = d;
     } else if (v.contains("projected") || v.contains("downwardAPI")) {
-      // Under a directory only root can enter: a ServiceAccount token is a credential, and the files inside are
-      // 0644 for the container's users (kube keeps them under /var/lib/kubelet/pods, 0750).
-      std::string parent = pod_dir_ + "/volumes/" + (v.contains("projected") ? "projected" : "downward-api");
-      fs::create_directories(parent);
-      ::chmod(parent.c_str(), 0700);
-      std::string d = parent + "/" + name;
+      // A projected ServiceAccount token or Secret is a credential.
+      std::string d = private_volume_dir(pod_dir_, v.contains("projected") ? "projected" : "downward-api") + "/" + name;
       if (v.contains("projected")) {
         project(pod, v["projected"], d);
       } else {

@@ -44,6 +44,9 @@ class ApiServerPkiTest : public KctlTest {
 };
 
 TEST_F(ApiServerPkiTest, FirstStartMakesThePkiAndTheAdminKubeconfig) {
+  // The data directory and the store hold every Secret and the keys: root's alone.
+  EXPECT_EQ(mode_of(server_->dir() + "/data"), 0700u);
+  for (const char* db : {"state.db", "state.db-wal", "state.db-shm"}) EXPECT_EQ(mode_of(data(db)), 0600u) << db;
   for (const char* key : {"pki/ca.key", "pki/apiserver.key", "pki/admin.key", "pki/apiserver-kubelet-client.key",
                           "admin.kubeconfig"})
     EXPECT_EQ(mode_of(data(key)), 0600u) << key;
@@ -123,8 +126,13 @@ TEST_F(ApiServerPkiRestartTest, RestartKeepsEveryFile) {
   std::vector<std::string> before;
   for (const auto& f : files) before.push_back(slurp(data(f)));
   server_->stop();
+  // As an older kctl-apiserver left them: readable by everyone. The start tightens them.
+  fs::permissions(server_->dir() + "/data", fs::perms(0755));
+  fs::permissions(data("state.db"), fs::perms(0644));
   server_->start();
   for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(slurp(data(files[i])), before[i]) << files[i] << " changed";
+  EXPECT_EQ(mode_of(server_->dir() + "/data"), 0700u);
+  EXPECT_EQ(mode_of(data("state.db")), 0600u);
   auto ns = same_with_kubeconfig(kubeconfig(), {"get", "ns", "default"});
   EXPECT_EQ(ns.rc, 0) << ns.err;
 }

@@ -1,5 +1,6 @@
 // kctl-apiserver on a private dbus-daemon: what the real busctl and dbus-send see and do (tree, introspect,
-// properties, calls, errors), the policy refusing a non-root caller's writes, and the D-Bus client transport.
+// properties, calls, errors), a non-root caller refused writes (by the policy) and reads of Secrets (by the
+// apiserver), and the D-Bus client transport.
 #include <atomic>
 #include <filesystem>
 #include <regex>
@@ -12,6 +13,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "api/client.h"
+#include "api/dbus_status.h"
 #include "harness.h"
 
 using namespace kctl;
@@ -90,9 +92,11 @@ class DbusTest : public ::testing::Test {
     return parse_json(r.out)["data"];
   }
   // dbus-send prints the error name busctl leaves out: "Error org.kctl.ApiServer1.Error.NotFound: ...".
-  CmdResult dbus_send(const std::string& method, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"dbus-send", "--bus=" + bus_.address(), "--print-reply", "--dest=" + std::string(kName),
-                                     kPath, std::string(kName) + "." + method};
+  CmdResult dbus_send(const std::string& method, const std::vector<std::string>& args, bool as_nobody = false) {
+    std::vector<std::string> argv;
+    if (as_nobody) argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    argv.insert(argv.end(), {"dbus-send", "--bus=" + bus_.address(), "--print-reply", "--dest=" + std::string(kName),
+                                     kPath, std::string(kName) + "." + method});
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
@@ -238,6 +242,69 @@ TEST_F(DbusTest, PolicyLetsAnyoneLookButOnlyRootChange) {
            "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
            "org.kctl.Scheduler1", "4"});
   EXPECT_NE(r.err.find("Access denied"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(DbusTest, SecretsAreRootsToReadOnTheBus) {
+  const std::string encoded = "aHVudGVyMg==";  // hunter2
+  client_->resource("secrets", "default").create({{"metadata", {{"name", "db"}}}, {"data", {{"password", encoded}}}});
+  pods().create(pod("web"));
+  // nobody may still look at pods...
+  auto r = call("List", "ssss", {"pods", "", "", ""}, true);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(answer(r)["items"].size(), 1u);
+  r = call("Get", "ssss", {"pods", "default", "web", ""}, true);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  r = call("Watch", "sssss", {"pods", "", "", "", ""}, true);
+  EXPECT_EQ(r.rc, 0) << r.err;
+
+  // ...but not at Secrets: by name, in a namespace, across all of them, by the group-qualified plural, or watched.
+  struct Refused {
+    std::string method, signature;
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::string tail = " over D-Bus: only root may read Secrets on the bus";
+  for (const auto& c : std::vector<Refused>{
+           {"Get", "ssss", {"secrets", "default", "db", ""},
+            "secrets \"db\" is forbidden: uid 65534 cannot get resource \"secrets\" in the namespace \"default\""},
+           {"Get", "ssss", {"secrets", "default", "nope", ""},
+            "secrets \"nope\" is forbidden: uid 65534 cannot get resource \"secrets\" in the namespace \"default\""},
+           {"List", "ssss", {"secrets", "default", "", ""},
+            "secrets is forbidden: uid 65534 cannot list resource \"secrets\" in the namespace \"default\""},
+           {"List", "ssss", {"secrets", "", "", ""},
+            "secrets is forbidden: uid 65534 cannot list resource \"secrets\" at the cluster scope"},
+           {"List", "ssss", {"secrets.", "", "", ""},
+            "secrets is forbidden: uid 65534 cannot list resource \"secrets\" at the cluster scope"},
+           {"Watch", "sssss", {"secrets", "", "", "", ""},
+            "secrets is forbidden: uid 65534 cannot watch resource \"secrets\" at the cluster scope"},
+           {"Watch", "sssss", {"secrets", "default", "", "", "0"},
+            "secrets is forbidden: uid 65534 cannot watch resource \"secrets\" in the namespace \"default\""},
+       }) {
+    r = call(c.method, c.signature, c.args, true);
+    EXPECT_NE(r.rc, 0) << c.method << " " << c.args[0] << ": " << r.out;
+    EXPECT_NE(r.err.find(c.message + tail), std::string::npos) << c.method << " " << c.args[0] << ": " << r.err;
+    EXPECT_EQ(r.out.find(encoded), std::string::npos) << r.out;
+  }
+  // A D-Bus error a client maps back to 403 Forbidden.
+  r = dbus_send("Get", {"string:secrets", "string:default", "string:db", "string:"}, true);
+  EXPECT_NE(r.err.find("Error org.kctl.ApiServer1.Error.Forbidden: secrets \"db\" is forbidden"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find(encoded), std::string::npos) << r.out;
+  EXPECT_EQ(api::status_from_dbus_error("org.kctl.ApiServer1.Error.Forbidden", "x").code, 403);
+  EXPECT_EQ(property("WatchCount"), 0) << "a refused watch was opened";
+
+  // Root keeps everything.
+  r = call("Get", "ssss", {"secrets", "default", "db", ""});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(answer(r)["data"]["password"], encoded);
+  r = call("List", "ssss", {"secrets", "", "", ""});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(answer(r)["items"].size(), 1u);
+  auto w = client_->resource("secrets", "default").watch();
+  api::WatchEvent ev;
+  ASSERT_TRUE(w->next(ev));
+  EXPECT_EQ(ev.object["data"]["password"], encoded);
+  w->stop();
 }
 
 TEST_F(DbusTest, WatchEndsWhenItsOwnerLeavesTheBus) {

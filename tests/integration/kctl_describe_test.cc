@@ -1,6 +1,6 @@
 // kctl describe, explain, api-resources, cluster-info and version against a real kctl-apiserver, compared with
 // kubectl 1.33: the describers for pods (with events), deployments, services, nodes, namespaces, rc/rs, config maps,
-// secrets and the generic one (leases); explain from the server's OpenAPI v3.
+// secrets (sizes, never values) and the generic one (leases); explain from the server's OpenAPI v3.
 #include "kctl_compare.h"
 
 using namespace kctl::test;
@@ -48,6 +48,27 @@ TEST_F(KctlDescribeTest, DescribeMatchesKubectl) {
            {"describe", "-f", dir_ + "/all.yaml"},
        })
     same(args);
+}
+
+// A Secret's values are never shown: the sizes of its keys, as kubectl prints them, and not the applied copy of the
+// object (with its data) that last-applied-configuration holds.
+TEST_F(KctlDescribeTest, DescribeSecretShowsSizesNotValues) {
+  ok({"apply", "-f", file("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n"
+                                        "    app: web\ndata:\n  password: aHVudGVyMg==\n")});
+  ok({"create", "secret", "generic", "two", "--from-literal=user=admin", "--from-literal=password=hunter2"});
+  // The object holds the value twice, in data and in the annotation apply wrote.
+  EXPECT_TRUE(contains(ok({"get", "secret", "db", "-o", "jsonpath={.metadata.annotations}"}).out, "aHVudGVyMg"));
+  same({"describe", "secret", "db"});  // one key: kubectl's order of several is Go's map order
+  for (const char* name : {"db", "two"}) {
+    auto r = ok({"describe", "secret", name});
+    EXPECT_TRUE(contains(r.out, "password:  7 bytes\n")) << r.out;
+    for (const char* value : {"hunter2", "aHVudGVyMg", "admin", "YWRtaW4"}) EXPECT_FALSE(contains(r.out, value)) << r.out;
+  }
+  EXPECT_TRUE(contains(ok({"describe", "secret", "two"}).out, "user:      5 bytes\n"));
+  // All of the namespace's Secrets at once.
+  auto all = ok({"describe", "secrets"});
+  EXPECT_FALSE(contains(all.out, "hunter2")) << all.out;
+  EXPECT_FALSE(contains(all.out, "aHVudGVyMg")) << all.out;
 }
 
 TEST_F(KctlDescribeTest, ExplainMatchesKubectl) {

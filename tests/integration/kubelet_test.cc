@@ -1,7 +1,7 @@
 // The kubelet with a real apiserver, real namespaces and real nspawn containers (all inside a network namespace of
 // the test): node registration and Lease, the two-container pod sharing a volume and localhost reaching Running
-// with an IP, restart policies with back-off, completion, deletion that cleans the node, and re-adoption of running
-// pods by a restarted kubelet.
+// with an IP, restart policies with back-off, completion, deletion that cleans the node, re-adoption of running
+// pods by a restarted kubelet, and Secret volumes.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +155,47 @@ TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
   json cs = pod_status("long")["containerStatuses"][0];
   EXPECT_EQ(cs["restartCount"], 0) << cs;
   EXPECT_EQ(cs["state"]["running"]["startedAt"], started) << "the container was restarted, not re-adopted";
+}
+
+// A Secret as volumes: in the container each file has the volume's defaultMode (0644 without one, as kube's 420) or
+// its item's mode, permission bits only (the apiserver does not refuse 04755 yet; kube's kubelet drops the setuid
+// bit too); on the node the files sit under a directory only root may enter, so no other user of the node reads
+// them, and neither daemon logs their content.
+TEST_F(KubeletTest, SecretVolumesKeepTheirModesAndOnlyRootReachesThemOnTheNode) {
+  std::filesystem::permissions(root_, std::filesystem::perms(0755));  // as /var/lib/kctl is: anyone may enter
+  client_->resource("secrets", "default")
+      .create({{"metadata", {{"name", "db"}}}, {"data", {{"password", "aHVudGVyMg=="}, {"user", "YWRtaW4="}}}});
+  json pod = create_pod(R"({"metadata":{"name":"vault"},"spec":{"nodeName":"node-1",
+    "volumes":[{"name":"all","secret":{"secretName":"db"}},
+               {"name":"tight","secret":{"secretName":"db","defaultMode":256}},
+               {"name":"picked","secret":{"secretName":"db","items":[{"key":"password","path":"pw/p","mode":384}]}},
+               {"name":"suid","secret":{"secretName":"db","defaultMode":2541}}],
+    "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","3600"],
+      "volumeMounts":[{"name":"all","mountPath":"/s/all"},{"name":"tight","mountPath":"/s/tight"},
+                      {"name":"picked","mountPath":"/s/picked"},{"name":"suid","mountPath":"/s/suid"}]}]}})");
+  ASSERT_TRUE(wait_phase("vault", "Running", 60s)) << pod_status("vault") << kubelet_->log();
+  Kubectl kubectl(server_->url());
+  auto r = kubectl({"exec", "vault", "--", "sh", "-c",
+                    "cat /s/all/password; echo; stat -c '%n %a' /s/all/password /s/all/user /s/tight/password "
+                    "/s/tight/user /s/picked/pw/p /s/suid/user; ls /s/picked"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "hunter2\n/s/all/password 644\n/s/all/user 644\n/s/tight/password 400\n/s/tight/user 400\n"
+                   "/s/picked/pw/p 600\n/s/suid/user 755\npw\n");
+
+  std::string host_dir = root_ + "/pods/" + pod["metadata"]["uid"].get<std::string>() + "/volumes/secret";
+  struct stat st {};
+  ASSERT_EQ(::stat(host_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(slurp(host_dir + "/all/password"), "hunter2");  // root reads it
+  for (const char* file : {"/all/password", "/all/user", "/picked/pw/p"}) {
+    auto nobody = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", host_dir + file});
+    EXPECT_NE(nobody.rc, 0) << file;
+    EXPECT_EQ(nobody.out, "") << file;
+  }
+  for (const std::string& log : {kubelet_->log(), server_->log()}) {
+    EXPECT_EQ(log.find("hunter2"), std::string::npos) << log;
+    EXPECT_EQ(log.find("aHVudGVyMg"), std::string::npos) << log;
+  }
 }
 
 // kubectl exec through the apiserver, which relays the WebSocket upgrade to the kubelet: the command runs in the

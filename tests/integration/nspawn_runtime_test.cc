@@ -118,6 +118,11 @@ TEST_F(NspawnRuntimeTest, EnvironmentAndGracefulStop) {
          (runtime_->exec_target(s.id).pid == 0 || slurp(s.log_path).find("hello-env") == std::string::npos))
     std::this_thread::sleep_for(20ms);
   EXPECT_GT(runtime_->exec_target(s.id).pid, 0);
+  EXPECT_EQ(runtime_->exec_target(s.id).env, s.env) << "exec gets the container's environment";
+  // What the runtime keeps of the container holds its environment (Secret values, for env from a Secret): root's.
+  fs::path kept = dir_ + "/runtime/containers/" + s.id + "/spec.json";
+  EXPECT_NE(slurp(kept).find("hello-env"), std::string::npos);
+  EXPECT_EQ(unsigned(fs::status(kept).permissions() & fs::perms::all), 0600u);
   ContainerCgroup cg("kctl/pod-" + s.pod_uid + "/" + s.id);
   EXPECT_EQ(cg.memory_limit(), 64 * 1024 * 1024);
   EXPECT_EQ(cg.cpu_quota_micros(), 25000);

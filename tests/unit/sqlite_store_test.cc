@@ -3,7 +3,10 @@
 #include "daemons/apiserver/sqlite_store.h"
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -32,6 +35,12 @@ class StoreTest : public ::testing::Test {
   static json obj(const std::string& name, int v) { return {{"metadata", {{"name", name}}}, {"v", v}}; }
   std::filesystem::path dir_;
 };
+
+unsigned mode_of(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
 
 auto far() { return std::chrono::steady_clock::now() + std::chrono::seconds(5); }
 auto now() { return std::chrono::steady_clock::now(); }
@@ -83,6 +92,31 @@ TEST_F(StoreTest, ListByPrefixAndReload) {
   EXPECT_EQ(s->list("/pods/default/", nullptr).size(), 1u);
   // revisions continue after a restart and are never reused
   EXPECT_EQ(s->create("/pods/default/d", obj("d", 1))->revision, 6);
+}
+
+TEST_F(StoreTest, TheDatabaseAndItsWalAreTheOwnersAlone) {
+  // The database holds Secrets: 0600 under the usual umask, which would give SQLite's own default 0644.
+  mode_t old_umask = ::umask(022);
+  {
+    auto s = open();
+    s->create("/secrets/default/db", obj("db", 1));
+    for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) {
+      EXPECT_TRUE(std::filesystem::exists(dir_ / f)) << f;
+      EXPECT_EQ(mode_of(dir_ / f), 0600u) << f;
+    }
+  }
+  // Files an older run left readable are tightened when the store opens them.
+  std::filesystem::permissions(dir_ / "state.db", std::filesystem::perms(0644));
+  std::ofstream(dir_ / "state.db-wal").close();
+  std::filesystem::permissions(dir_ / "state.db-wal", std::filesystem::perms(0644));
+  {
+    auto s = open();
+    EXPECT_NE(s->get("/secrets/default/db"), nullptr);
+    EXPECT_EQ(mode_of(dir_ / "state.db"), 0600u);
+    EXPECT_EQ(mode_of(dir_ / "state.db-wal"), 0600u);
+    EXPECT_EQ(mode_of(dir_ / "state.db-shm"), 0600u);
+  }
+  ::umask(old_umask);
 }
 
 TEST_F(StoreTest, ConcurrentWritersGetDistinctRevisions) {
