@@ -114,22 +114,25 @@ std::string LocalCluster::bus_address() const { return "unix:path=" + path("dbus
 // proxy, in the node's network namespace, reaching the apiserver on the node network.
 std::vector<LocalCluster::Component> LocalCluster::components() const {
   LocalNetwork net = network();
-  // The workers reach the API on the node network; without workers it stays on 127.0.0.1.
-  std::string bind = options_.workers > 0 ? "0.0.0.0" : "127.0.0.1";
-  std::vector<std::string> apiserver_args = {"--data-dir=" + path("apiserver"), "--insecure-bind-address=" + bind,
-                                             "--insecure-port=" + std::to_string(options_.api_port), "--secure-port=0",
-                                             "--dbus-address=" + bus_address()};
-  // With HTTPS the apiserver keeps its PKI: kubelets then take calls only from it (its CA signs the kubelet client
-  // certificate it shows them), and start once that CA exists. Without HTTPS there is no PKI and they serve anyone.
-  bool pki = std::find(apiserver_args.begin(), apiserver_args.end(), "--secure-port=0") == apiserver_args.end();
-  std::string cluster_ca = path("apiserver/pki/ca.crt");
+  // The plain port is the master's own (its superuser's, as kube's insecure port was): on 127.0.0.1 only. HTTPS is
+  // where the workers' daemons reach the API, on the node network, each with a certificate of its own.
+  std::string secure_bind = options_.workers > 0 ? "0.0.0.0" : "127.0.0.1";
+  std::vector<std::string> apiserver_args = {"--data-dir=" + path("apiserver"), "--insecure-bind-address=127.0.0.1",
+                                             "--insecure-port=" + std::to_string(options_.api_port),
+                                             "--secure-port=" + std::to_string(options_.secure_port),
+                                             "--bind-address=" + secure_bind, "--dbus-address=" + bus_address()};
+  if (options_.workers > 0) apiserver_args.push_back("--advertise-address=" + net.master_ip());
+  std::string ca_cert = path("apiserver/pki/ca.crt"), ca_key = path("apiserver/pki/ca.key");
   std::vector<Component> all = {
       {"dbus-daemon", {"--nofork", "--nopidfile", "--config-file=" + path("dbus/bus.conf")}, path("dbus/bus"), "", ""},
-      {"kctl-apiserver", apiserver_args, pki ? cluster_ca : "", "", ""},
-      // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus).
+      // Ready once its PKI is complete (the admin kubeconfig is its last file).
+      {"kctl-apiserver", apiserver_args, path("apiserver/admin.kubeconfig"), "", ""},
+      // The control loops and the scheduler, on the master, over the bus (as on a master node's system bus). The
+      // controller manager signs the certificates kubelets ask for when they join with a token (kctl node join).
       {"kctl-controller-manager",
        {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address(),
-        "--node-monitor-grace-period=" + options_.node_monitor_grace_period},
+        "--node-monitor-grace-period=" + options_.node_monitor_grace_period, "--root-ca-file=" + ca_cert,
+        "--cluster-signing-cert-file=" + ca_cert, "--cluster-signing-key-file=" + ca_key},
        "", "", ""},
       {"kctl-scheduler", {"--apiserver=dbus:" + bus_address(), "--dbus-address=" + bus_address()}, "", "", ""}};
   // The cluster DNS on the master's node-network address: it puts itself behind the kube-dns Service (10.96.0.10),
@@ -145,18 +148,19 @@ std::vector<LocalCluster::Component> LocalCluster::components() const {
     all.push_back({"dbus-daemon-" + node,
                    {"--nofork", "--nopidfile", "--config-file=" + path("nodes/" + node + "/dbus/bus.conf")},
                    path("nodes/" + node + "/dbus/bus"), "dbus-daemon", net.netns_path(i)});
+    // The kubelet as system:node:NODE (its own client certificate), taking calls only from the apiserver.
     all.push_back({"kctl-kubelet-" + node,
-                   {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
-                    "--hostname-override=" + node, "--node-ip=" + net.node_ip(i), "--pod-cidr=" + net.pod_cidr(i),
+                   {"--kubeconfig=" + path("nodes/" + node + "/kubelet.conf"), "--hostname-override=" + node,
+                    "--node-ip=" + net.node_ip(i), "--pod-cidr=" + net.pod_cidr(i),
                     "--root-dir=" + path("nodes/" + node), "--node-labels=kctl.io/local-cluster=" + options_.name,
                     "--cluster-dns=" + std::string(kClusterDns), "--cluster-domain=cluster.local",
-                    "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
+                    "--client-ca-file=" + ca_cert, "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
                    "", "kctl-kubelet", net.netns_path(i)});
-    if (pki) all.back().args.push_back("--client-ca-file=" + cluster_ca);
-    // The node's Services: table ip kctl in the node's namespace, org.kctl.Proxy1 on the node's bus.
+    // The node's Services: table ip kctl in the node's namespace, org.kctl.Proxy1 on the node's bus; as
+    // system:kube-proxy.
     all.push_back({"kctl-proxy-" + node,
-                   {"--apiserver=http://" + net.master_ip() + ":" + std::to_string(options_.api_port),
-                    "--hostname-override=" + node, "--cluster-cidr=" + std::string(kClusterCidr),
+                   {"--kubeconfig=" + path("nodes/" + node + "/proxy.conf"), "--hostname-override=" + node,
+                    "--cluster-cidr=" + std::string(kClusterCidr),
                     "--dbus-address=unix:path=" + path("nodes/" + node + "/dbus/bus")},
                    "", "kctl-proxy", net.netns_path(i)});
   }
@@ -461,6 +465,7 @@ int LocalCluster::up() {
   if (supervisor_pid()) load_config();  // it runs already: as it was started
   if (!supervisor_pid()) {
     save_config();
+    if (int rc = prepare_credentials()) return rc;
     if (int rc = prepare_workers()) return rc;
     std::string self = executable_dir() + "/kctl";
     int pid = ::fork();

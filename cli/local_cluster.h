@@ -13,7 +13,8 @@ namespace kctl::cli {
 
 struct LocalClusterOptions {
   std::string dir = "/var/lib/kctl-local";
-  int api_port = 8080;
+  int api_port = 8080;     // plain HTTP, on 127.0.0.1 only: the master's own superuser port
+  int secure_port = 6443;  // HTTPS, where the workers' daemons and pods reach the API, each as itself
   std::string examples_dir;  // default: examples/ of the source tree the binaries were built from
   bool apply_examples = true;
   int start_timeout_seconds = 30;
@@ -45,6 +46,10 @@ class LocalCluster {
   std::vector<Component> components() const;
   LocalNetwork network() const;
   void save_config() const;   // the options `down` and `status` need later (DIR/cluster.json)
+  // The cluster CA (made here at the first `up`, as kubeadm's certs phase does; the apiserver makes the rest of its
+  // PKI from it) and a kubeconfig per worker daemon with its own client certificate: the kubelet as
+  // system:node:NAME, the proxy as system:kube-proxy. Returns non-zero (after saying why) when they cannot be made.
+  int prepare_credentials();
   void load_config();
   int prepare_workers();      // node network, system bus, images of each worker; 0 when done
   bool wait_for_nodes(std::string& error) const;

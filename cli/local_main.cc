@@ -15,17 +15,18 @@ const char* kUsage =
     "kctl controls a kctl cluster.\n"
     "\n"
     "Local cluster (the daemons on this machine, without systemd):\n"
-    "  kctl local up [--dir DIR] [--api-port PORT] [--workers N] [--name NAME] [--examples DIR] [--no-examples]\n"
-    "                [--node-monitor-grace-period DURATION]\n"
+    "  kctl local up [--dir DIR] [--api-port PORT] [--secure-port PORT] [--workers N] [--name NAME]\n"
+    "                [--examples DIR] [--no-examples] [--node-monitor-grace-period DURATION]\n"
     "      start the daemons in the background: the master (bus, apiserver) and N worker nodes, each in its\n"
     "      own network namespace running a kubelet; write DIR/kubeconfig, apply the examples, show the nodes\n"
     "      and pods\n"
     "  kctl local status [--dir DIR]   say what runs\n"
     "  kctl local down [--dir DIR]     delete the pods, stop everything, remove the node network and DIR\n"
     "\n"
-    "DIR defaults to /var/lib/kctl-local, PORT to 8080, N to 2 (0: the master only), NAME to kctl (the prefix\n"
-    "of the node names, kctl-worker-1, ..., and of the network: bridge kctl-nodes on 10.250.0.0/24, namespaces\n"
-    "kctl-worker-N; pods of worker N on 10.244.N.0/24).\n";
+    "DIR defaults to /var/lib/kctl-local, --api-port (plain HTTP on 127.0.0.1, the master's superuser) to 8080,\n"
+    "--secure-port (HTTPS, where the workers' kubelets and proxies and the pods reach the API) to 6443, N to 2\n"
+    "(0: the master only), NAME to kctl (the prefix of the node names, kctl-worker-1, ..., and of the network:\n"
+    "bridge kctl-nodes on 10.250.0.0/24, namespaces kctl-worker-N; pods of worker N on 10.244.N.0/24).\n";
 
 int local_command(const std::vector<std::string>& args) {
   if (args.empty()) {
@@ -47,6 +48,12 @@ int local_command(const std::vector<std::string>& args) {
       o.api_port = std::atoi(v.c_str());
       if (o.api_port <= 0 || o.api_port > 65535) {
         std::cerr << "kctl local: --api-port must be a port number, not " << v << "\n";
+        return 2;
+      }
+    } else if ((v = value("--secure-port")) != "\x01") {
+      o.secure_port = std::atoi(v.c_str());
+      if (o.secure_port <= 0 || o.secure_port > 65535) {
+        std::cerr << "kctl local: --secure-port must be a port number, not " << v << "\n";
         return 2;
       }
     } else if ((v = value("--workers")) != "\x01") {

@@ -14,6 +14,9 @@
 #include <sys/mount.h>
 
 #include "api/client.h"
+#include "api/go_json.h"
+#include "api/kubeconfig.h"
+#include "api/pki.h"
 #include "cli/local_cluster.h"
 #include "daemons/common/process.h"
 #include "daemons/kubelet/image_store.h"
@@ -58,6 +61,7 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 void LocalCluster::save_config() const {
   fs::create_directories(options_.dir);
   json c = {{"name", options_.name}, {"workers", options_.workers}, {"apiPort", options_.api_port},
+            {"securePort", options_.secure_port},
             {"nodeMonitorGracePeriod", options_.node_monitor_grace_period}};
   std::ofstream(path("cluster.json")) << c.dump(2) << "\n";
 }
@@ -70,7 +74,47 @@ void LocalCluster::load_config() {
   options_.name = c.value("name", options_.name);
   options_.workers = c.value("workers", options_.workers);
   options_.api_port = c.value("apiPort", options_.api_port);
+  options_.secure_port = c.value("securePort", options_.secure_port);
   options_.node_monitor_grace_period = c.value("nodeMonitorGracePeriod", options_.node_monitor_grace_period);
+}
+
+int LocalCluster::prepare_credentials() {
+  pki::ClusterPkiFiles files(path("apiserver/pki"));
+  try {
+    pki::KeyPair ca = pki::ensure_cluster_ca(files);
+    if (ca.key_pem.empty()) throw pki::PkiError("the CA key " + files.ca_key + " is missing");
+    LocalNetwork net = network();
+    std::string server = "https://" + net.master_ip() + ":" + std::to_string(options_.secure_port);
+    json cluster = {{"certificate-authority-data", api::base64_encode(ca.cert_pem)}, {"server", server}};
+    // Kept while still good, so a restarted node keeps its identity; issued again otherwise.
+    auto write = [&](const std::string& file, const pki::Subject& who) {
+      std::string kc = path(file);
+      if (fs::exists(kc)) {
+        try {
+          api::ClientConfig c = api::load_client_config(kc);
+          if (pki::verify_problem(c.tls.cert_data, ca.cert_pem, pki::Usage::Client).empty()) return;
+        } catch (const std::exception&) {
+        }
+      }
+      pki::KeyPair pair = pki::issue(ca, who, pki::Usage::Client, {});
+      fs::create_directories(fs::path(kc).parent_path());
+      pki::write_file(kc,
+                      api::single_kubeconfig("kctl-local", cluster, who.common_name,
+                                             {{"client-certificate-data", api::base64_encode(pair.cert_pem)},
+                                              {"client-key-data", api::base64_encode(pair.key_pem)}},
+                                             who.common_name + "@kctl-local"),
+                      0600);
+    };
+    for (int i = 1; i <= options_.workers; ++i) {
+      std::string node = net.node_name(i);
+      write("nodes/" + node + "/kubelet.conf", {"system:node:" + node, {"system:nodes"}});
+      write("nodes/" + node + "/proxy.conf", {"system:kube-proxy", {}});
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "kctl local: cannot make the cluster's credentials: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 int LocalCluster::prepare_workers() {

@@ -20,7 +20,9 @@ TEST(LocalCluster, UpStatusDown) {
   std::string dir = make_temp_dir("local") + "/cluster";
   std::string port = std::to_string(free_port());
   std::string kctl = std::string(KCTL_BIN_DIR) + "/kctl";
-  auto r = run({kctl, "local", "up", "--dir", dir, "--api-port", port, "--workers", "0", "--examples",
+  // HTTPS on a port of its own too: this test runs in the machine's network namespace.
+  std::string secure_port = std::to_string(free_port());
+  auto r = run({kctl, "local", "up", "--dir", dir, "--api-port", port, "--secure-port", secure_port, "--workers", "0", "--examples",
                 std::string(KCTL_SOURCE_DIR) + "/examples"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("deployment/web created"), std::string::npos) << r.out;
