@@ -52,6 +52,7 @@ class LocalCluster {
   int prepare_credentials();
   void load_config();
   int prepare_workers();      // node network, system bus, images of each worker; 0 when done
+  // Every worker Ready, and the default ServiceAccount there (the controller manager leads).
   bool wait_for_nodes(std::string& error) const;
   void wait_for_example_pods() const;
   void delete_pods_and_wait() const;  // so the kubelets clean their nodes

@@ -173,8 +173,17 @@ bool LocalCluster::wait_for_nodes(std::string& error) const {
         error = e.status().message;
       }
     }
-    if (ready == options_.workers) return true;
     error = std::to_string(ready) + " of " + std::to_string(options_.workers) + " Ready";
+    if (ready == options_.workers) {
+      // And the controller manager at work: pods made before the default ServiceAccount would go without a token.
+      try {
+        client.resource("serviceaccounts", "default").get("default");
+        return true;
+      } catch (const api::StatusError&) {
+        error = "the nodes are Ready, but there is no ServiceAccount default/default yet (is kctl-controller-manager "
+                "leading?)";
+      }
+    }
     if (!supervisor_pid()) {
       error = "the supervisor exited";
       return false;
