@@ -22,12 +22,6 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-unsigned mode_of(const std::string& path) {
-  struct stat st{};
-  ::stat(path.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
 class ApiServerPkiTest : public KctlTest {
  protected:
   std::vector<std::string> server_args() override {

@@ -327,4 +327,10 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds tim
   return cond();
 }
 
+unsigned mode_of(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
 }  // namespace kctl::test

@@ -109,6 +109,9 @@ struct TestPki {
 
 nlohmann::json parse_json(const std::string& s);
 
+// The permission bits of a file (0600), 0 when it does not exist.
+unsigned mode_of(const std::string& path);
+
 // Polls cond every 20 ms until it holds or `timeout` passes; the last answer counts.
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -41,12 +41,6 @@ class KubeletTlsTest : public KubeletNodeTest {
   }
 };
 
-unsigned mode_of(const std::string& path) {
-  struct stat st{};
-  ::stat(path.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // The status code at the end of curl_kubelet()'s answer.

@@ -21,12 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-unsigned mode_of(const std::string& path) {
-  struct stat st{};
-  ::stat(path.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
 class NodeJoinTest : public KubeletNodeTest {
  protected:
   static void SetUpTestSuite() { enter_node_namespace(); }

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "object_service_fixture.h"
+
 #include "daemons/apiserver/access.h"
 #include "daemons/apiserver/node_restriction.h"
 #include "daemons/apiserver/object_service.h"
@@ -51,40 +53,23 @@ json pod(const std::string& name, const std::string& node) {
   return p;
 }
 
-class NodeAuthorizerTest : public ::testing::Test {
+class NodeAuthorizerTest : public kctl::test::ObjectServiceTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kctl-nodeauthz-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions o;
-    o.path = (dir_ / "state.db").string();
-    o.sync = SyncMode::Normal;
-    store_ = std::make_unique<SqliteStore>(o);
-    allocator_ = std::make_unique<ServiceAllocator>("10.96.0.0/12", 30000, 32767);
-    objects_ = std::make_unique<ObjectService>(*store_, Registry::builtin(), *allocator_);
-    objects_->bootstrap("127.0.0.1", 6443);
+    ObjectServiceTest::SetUp();
     objects_->create(kind("Pod"), "default", pod("mine", "w1"), {});
     objects_->create(kind("Pod"), "default", pod("theirs", "w2"), {});
     authz_ = std::make_unique<NodeAuthorizer>(*objects_);
   }
   void TearDown() override {
     authz_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ObjectServiceTest::TearDown();
   }
   static const kctl::api::KindInfo& kind(const std::string& k, const std::string& group = "") {
     return *Registry::builtin().by_kind(group, k);
   }
   Decision::Kind decide(const RequestAttributes& a) { return authz_->authorize(a).kind; }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<ServiceAllocator> allocator_;
-  std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<NodeAuthorizer> authz_;
 };
 

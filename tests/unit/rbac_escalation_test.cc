@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "object_service_fixture.h"
+
 #include "api/status.h"
 #include "daemons/apiserver/access.h"
 #include "daemons/apiserver/rbac_bootstrap.h"
@@ -62,24 +64,11 @@ std::string attempting(const std::string& resource, const std::string& name) {
          "\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n";
 }
 
-class RbacEscalationTest : public ::testing::Test {
+class RbacEscalationTest : public kctl::test::ObjectServiceTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kctl-rbac-escalation-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions o;
-    o.path = (dir_ / "state.db").string();
-    o.sync = SyncMode::Normal;
-    store_ = std::make_unique<SqliteStore>(o);
-    allocator_ = std::make_unique<ServiceAllocator>("10.96.0.0/12", 30000, 32767);
-    objects_ = std::make_unique<ObjectService>(*store_, Registry::builtin(), *allocator_);
-    objects_->bootstrap("127.0.0.1", 6443);
-    for (const char* ns : {"team", "other"})
-      objects_->create(*Registry::builtin().by_kind("", "Namespace"), "",
-                       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, {});
+    ObjectServiceTest::SetUp();
+    create_namespaces({"team", "other"});
     ensure_bootstrap_rbac(*objects_);
     rbac_ = std::make_shared<RbacAuthorizer>(*store_, Registry::builtin());
     chain_.add(rbac_);
@@ -93,9 +82,7 @@ class RbacEscalationTest : public ::testing::Test {
     check_.reset();
     chain_ = AuthorizerChain();
     rbac_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ObjectServiceTest::TearDown();
   }
 
   static const kctl::api::KindInfo& rbac(const std::string& k) { return *Registry::builtin().by_kind(kGroup, k); }
@@ -129,10 +116,6 @@ class RbacEscalationTest : public ::testing::Test {
     return json::parse(objects_->get(rbac(k), ns, name)->value);
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<ServiceAllocator> allocator_;
-  std::unique_ptr<ObjectService> objects_;
   std::shared_ptr<RbacAuthorizer> rbac_;
   AuthorizerChain chain_;
   std::unique_ptr<RbacEscalationCheck> check_;

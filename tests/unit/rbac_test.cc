@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "object_service_fixture.h"
+
 #include "daemons/apiserver/rbac_bootstrap.h"
 #include "daemons/apiserver/sqlite_store.h"
 
@@ -83,31 +85,16 @@ json binding(const std::string& ns, const std::string& name, const std::string& 
           {"subjects", subjects}};
 }
 
-class RbacTest : public ::testing::Test {
+class RbacTest : public kctl::test::ObjectServiceTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kctl-rbac-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStoreOptions o;
-    o.path = (dir_ / "state.db").string();
-    o.sync = SyncMode::Normal;
-    store_ = std::make_unique<SqliteStore>(o);
-    allocator_ = std::make_unique<ServiceAllocator>("10.96.0.0/12", 30000, 32767);
-    objects_ = std::make_unique<ObjectService>(*store_, Registry::builtin(), *allocator_);
-    objects_->bootstrap("127.0.0.1", 6443);
-    for (const char* ns : {"team", "other"})
-      objects_->create(kind("", "Namespace"), "",
-                       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, {});
+    ObjectServiceTest::SetUp();
+    create_namespaces({"team", "other"});
     authz_ = std::make_unique<RbacAuthorizer>(*store_, Registry::builtin());
   }
   void TearDown() override {
     authz_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ObjectServiceTest::TearDown();
   }
 
   static const kctl::api::KindInfo& kind(const std::string& group, const std::string& k) {
@@ -136,10 +123,6 @@ class RbacTest : public ::testing::Test {
     return "";
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<ServiceAllocator> allocator_;
-  std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<RbacAuthorizer> authz_;
 };
 
