@@ -4,10 +4,9 @@ set(CPACK_PACKAGE_NAME kctl)
 set(CPACK_PACKAGE_VENDOR kctl)
 set(CPACK_PACKAGE_CONTACT "kctl developers <kctl@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Kubernetes-compatible cluster built into systemd")
-set(CPACK_PACKAGE_DESCRIPTION
-    "kctl runs a Kubernetes-compatible cluster as systemd services: kctl-apiserver, kctl-scheduler,\n"
-    "kctl-controller-manager, kctl-kubelet (pods as systemd-nspawn containers), kctl-proxy (Services with\n"
-    "nftables) and kctl-dns, enabled by role with kctl-master.target or kctl-worker.target, and the kctl CLI.")
+set(CPACK_PACKAGE_DESCRIPTION "kctl runs a Kubernetes-compatible cluster as systemd services: kctl-apiserver, \
+kctl-scheduler, kctl-controller-manager, kctl-kubelet (pods as systemd-nspawn containers), kctl-proxy (Services with \
+nftables) and kctl-dns, enabled by role with kctl-master.target or kctl-worker.target, and the kctl CLI.")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)  # whatever the build's own prefix is
@@ -35,6 +34,9 @@ file(COPY ${CMAKE_SOURCE_DIR}/packaging/postinst ${CMAKE_SOURCE_DIR}/packaging/p
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${KCTL_DEB_CONTROL_DIR}/conffiles;${KCTL_DEB_CONTROL_DIR}/postinst;${KCTL_DEB_CONTROL_DIR}/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# cpack (and `make install`) would otherwise build `all` first, every test included: the deb target below builds
+# only the programs it packages.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 include(CPack)
 
 # `cmake --build build --target deb`: the programs first, then the package.
