@@ -178,8 +178,10 @@ int main(int argc, char** argv) {
   if (!server.admin_kubeconfig_path().empty())
     log(LogLevel::Info, "the cluster admin's kubeconfig is " + server.admin_kubeconfig_path());
   notify_ready("Serving the API on " + where);
+  start_watchdog([] { return true; });
   int sig = wait_for_termination();
   notify_stopping();
+  stop_watchdog();
   log(LogLevel::Info, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   dbus.reset();
   server.stop();

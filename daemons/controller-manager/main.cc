@@ -105,8 +105,10 @@ int main(int argc, char** argv) {
   }
   log(LogLevel::Info, "started with " + o.apiserver + (o.leader_elect ? ", campaigning for the lease" : ""));
   notify_ready(o.leader_elect ? "Waiting for the lease" : "Running the controllers");
+  start_watchdog([] { return true; });
   wait_for_termination();
   notify_stopping();
+  stop_watchdog();
   dbus.reset();
   manager->stop();
   return lost_lease ? 1 : 0;

@@ -208,8 +208,10 @@ int main(int argc, char** argv) {
     return 1;
   log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (kubelet->ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
+  start_watchdog([] { return true; });
   wait_for_termination();
   notify_stopping();
+  stop_watchdog();
   dbus.reset();
   server.reset();
   kubelet->stop();
