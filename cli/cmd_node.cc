@@ -4,10 +4,12 @@
 // token against the apiserver, and writes the kubelet's bootstrap kubeconfig.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "api/codec.h"
 #include "api/go_json.h"
@@ -199,6 +201,51 @@ std::vector<CommandInfo> token_subcommands() {
 
 // --- node join ---------------------------------------------------------------------------------------------------
 
+// Where `kctl node join` without arguments finds what it needs, as a booted worker has it (docs/install.md): the
+// kernel command line (kctl.master= kctl.token= kctl.ca-cert-hash=), the systemd credential kctl.join, or
+// /etc/kctl/join.conf (KCTL_MASTER=, KCTL_TOKEN=, KCTL_CA_CERT_HASH=, the environment file its unit reads, so also
+// the environment). The first place that names a setting wins.
+struct JoinSettings {
+  std::string master, token, ca_cert_hash;
+};
+
+// KEY=VALUE lines (comments and blank lines skipped, quotes around a value removed) into `out` where still unset.
+void read_join_lines(const std::string& text, char separator, JoinSettings& out) {
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, separator)) {
+    while (!item.empty() && (item.back() == '\r' || item.back() == ' ' || item.back() == '\n')) item.pop_back();
+    auto eq = item.find('=');
+    if (item.empty() || item[0] == '#' || eq == std::string::npos) continue;
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    std::string* target = nullptr;
+    if (key == "kctl.master" || key == "KCTL_MASTER") target = &out.master;
+    if (key == "kctl.token" || key == "KCTL_TOKEN") target = &out.token;
+    if (key == "kctl.ca-cert-hash" || key == "KCTL_CA_CERT_HASH") target = &out.ca_cert_hash;
+    if (target && target->empty()) *target = value;
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  if (in) ss << in.rdbuf();
+  return ss.str();
+}
+
+JoinSettings system_join_settings(const std::string& join_conf) {
+  JoinSettings s;
+  read_join_lines(read_text("/proc/cmdline"), ' ', s);
+  if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"))
+    read_join_lines(read_text(std::string(creds) + "/kctl.join"), '\n', s);
+  read_join_lines(read_text(join_conf), '\n', s);
+  for (auto [env, target] : {std::pair{"KCTL_MASTER", &s.master}, {"KCTL_TOKEN", &s.token}, {"KCTL_CA_CERT_HASH", &s.ca_cert_hash}})
+    if (const char* v = std::getenv(env); v && target->empty()) *target = v;
+  return s;
+}
+
 // A client for MASTER: without verification for the first look at cluster-info (what is read is only trusted
 // after the pin matches), with the CA afterwards.
 RestClient master_client(const std::string& server, const std::string& ca_pem, const std::string& token, Invocation& inv) {
@@ -223,17 +270,35 @@ int run_node_join(Invocation& inv) {
                        "the master could then impersonate the master).");
   inv.flags().add_string("bootstrap-kubeconfig", 0, &out_path,
                          "Where to write the kubelet's bootstrap kubeconfig (its --bootstrap-kubeconfig).");
+  std::string join_conf = "/etc/kctl/join.conf", flags_dir = "/var/lib/kctl";
+  inv.flags().add_string("join-config", 0, &join_conf,
+                         "Without HOST[:PORT]: the file with KCTL_MASTER=, KCTL_TOKEN=, KCTL_CA_CERT_HASH= (after the kernel "
+                         "command line's kctl.master=, kctl.token=, kctl.ca-cert-hash= and the credential kctl.join).");
+  inv.flags().add_string("flags-dir", 0, &flags_dir,
+                         "Where the kubelet's and the proxy's flags for this node go (kubelet/flags.env, proxy/flags.env, "
+                         "read by their units).");
   if (!inv.parse()) return 0;
   // kctl's global --token (a bearer token for the API) is the bootstrap token here, as kubeadm join's --token.
   token = inv.session().options().overrides.token;
-  if (inv.args().size() != 1) throw UsageError("node join takes the master's address, HOST[:PORT]");
+  if (inv.args().size() > 1) throw UsageError("node join takes the master's address, HOST[:PORT]");
+  std::string master;
+  if (inv.args().empty()) {
+    JoinSettings js = system_join_settings(join_conf);
+    if (js.master.empty())
+      throw CliError("no master to join: give HOST[:PORT], or kctl.master= on the kernel command line, the credential "
+                     "kctl.join, or KCTL_MASTER= in " + join_conf);
+    master = js.master;
+    if (token.empty()) token = js.token;
+    if (pins.empty() && !js.ca_cert_hash.empty()) pins.push_back(js.ca_cert_hash);
+  } else {
+    master = inv.args()[0];
+  }
   if (!valid_token(token)) throw CliError("--token must be a bootstrap token of the form \"[a-z0-9]{6}.[a-z0-9]{16}\"");
   if (pins.empty() && !unsafe)
     throw CliError("--ca-cert-hash is required to trust the master (or --discovery-token-unsafe-skip-ca-verification)");
   for (const auto& p : pins)
     if (p.rfind("sha256:", 0) != 0 || p.size() != 7 + 64)
       throw CliError("--ca-cert-hash \"" + p + "\" is not of the form sha256:<64 hex digits>");
-  std::string master = inv.args()[0];
   if (master.rfind("https://", 0) != 0) master = "https://" + master;
   if (master.find(':', 8) == std::string::npos) master += ":6443";
 
@@ -266,13 +331,26 @@ int run_node_join(Invocation& inv) {
   } catch (const std::exception& e) {
     throw CliError("cannot write " + out_path + ": " + e.what());
   }
+  // 5. The flags the node's units add (kubeadm's kubeadm-flags.env): the kubelet bootstraps its certificate and the
+  // proxy then uses the kubelet's kubeconfig (system:node:NAME may read Services and their endpoints).
+  std::string kubelet_kubeconfig = (std::filesystem::path(flags_dir) / "kubelet" / "kubeconfig").string();
+  std::string kubelet_env = (std::filesystem::path(flags_dir) / "kubelet" / "flags.env").string();
+  std::string proxy_env = (std::filesystem::path(flags_dir) / "proxy" / "flags.env").string();
+  try {
+    for (const auto& f : {kubelet_env, proxy_env}) std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+    pki::write_file(kubelet_env, "KCTL_KUBELET_ARGS=\"--bootstrap-kubeconfig=" + out_path + " --kubeconfig=" +
+                                     kubelet_kubeconfig + "\"\n", 0644);
+    pki::write_file(proxy_env, "KCTL_PROXY_ARGS=\"--kubeconfig=" + kubelet_kubeconfig + "\"\n", 0644);
+  } catch (const std::exception& e) {
+    throw CliError(std::string("cannot write the node's flags: ") + e.what());
+  }
   inv.out() << "[discovery] the master's CA " << pin << " is pinned; the API server is " << server << "\n"
             << "[discovery] the token authenticates as " << user << "\n"
-            << "[kubelet] wrote the bootstrap kubeconfig " << out_path << "\n\n"
-            << "This node can join the cluster: start its kubelet with\n"
-            << "  kctl-kubelet --bootstrap-kubeconfig=" << out_path
-            << " --kubeconfig=/var/lib/kctl/kubelet/kubeconfig --node-ip=ADDRESS\n"
-            << "It asks for its client certificate, and shows up in `kctl get nodes` on the master.\n";
+            << "[kubelet] wrote the bootstrap kubeconfig " << out_path << " and " << kubelet_env << "\n"
+            << "[proxy] wrote " << proxy_env << "\n\n"
+            << "This node can join the cluster: `systemctl start kctl-worker.target` (or kctl-kubelet "
+            << "--bootstrap-kubeconfig=" << out_path << " --kubeconfig=" << kubelet_kubeconfig << ").\n"
+            << "The kubelet asks for its client certificate and shows up in `kctl get nodes` on the master.\n";
   return 0;
 }
 
@@ -282,7 +360,7 @@ std::vector<CommandInfo> node_subcommands() {
            "the given pin, check the bootstrap token, and write the kubelet's bootstrap kubeconfig. The kubelet then "
            "asks for its own client certificate (a CertificateSigningRequest the controller manager approves and "
            "signs).",
-           "node join HOST[:PORT] --token ID.SECRET --ca-cert-hash sha256:HEX [options]",
+           "node join [HOST[:PORT] --token ID.SECRET --ca-cert-hash sha256:HEX] [options]",
            "  kctl node join 10.0.0.1:6443 --token abcdef.0123456789abcdef --ca-cert-hash sha256:1234...",
            run_node_join}};
 }

@@ -4,6 +4,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/pki.h"
@@ -26,6 +29,37 @@ std::string hostname() {
   for (auto& c : h) c = char(std::tolower(c));
   return h;
 }
+// The local address the kernel would send from towards `ip` (a UDP connect sends nothing); "" without a route.
+std::string source_address_towards(const std::string& ip) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(443);
+  if (inet_pton(AF_INET, ip.c_str(), &to.sin_addr) != 1) return "";
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0;
+  ::close(fd);
+  char buf[INET_ADDRSTRLEN] = {};
+  return ok && inet_ntop(AF_INET, &from.sin_addr, buf, sizeof buf) ? buf : "";
+}
+
+// The node's address when --node-ip is not given: towards the apiserver when it is on another host (an http(s)
+// URL with an IPv4 address), else towards the default route (a master's kubelet reaches its apiserver on loopback).
+std::string detect_node_ip(const std::string& apiserver) {
+  std::string host;
+  if (auto p = apiserver.find("://"); p != std::string::npos) {
+    host = apiserver.substr(p + 3);
+    host = host.substr(0, host.find_first_of(":/"));
+  }
+  std::string ip = source_address_towards(host);
+  if (!ip.empty() && ip.rfind("127.", 0) != 0) return ip;
+  ip = source_address_towards("192.0.2.1");  // TEST-NET-1: only the default route leads there
+  return ip.rfind("127.", 0) == 0 ? "" : ip;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,7 +80,9 @@ int main(int argc, char** argv) {
             "kubeconfig with a bootstrap token (`kctl node join` writes one): used, when --kubeconfig has no good "
             "client certificate, to request one for system:node:NAME with a CertificateSigningRequest");
   flags.add("hostname-override", &o.node.name, "the node's name (default: the host name)");
-  flags.add("node-ip", &o.node.internal_ip, "the node's InternalIP address");
+  flags.add("node-ip", &o.node.internal_ip,
+            "the node's InternalIP address (default: the address this host reaches the apiserver from, or the "
+            "default route's)");
   flags.add("node-labels", &node_labels, "labels to add to the node, key=value,...");
   flags.add("pod-cidr", &o.node.pod_cidr, "the pods' address range until the controller manager assigns spec.podCIDR");
   flags.add("cluster-cidr", &o.cluster_cidr,
@@ -108,10 +144,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.container_logs = {size->value(), log_max_files};
-  if (o.node.internal_ip.empty()) {
-    std::cerr << "kctl-kubelet: --node-ip is required\n";
-    return 2;
-  }
   std::stringstream ss(node_labels);
   for (std::string kv; std::getline(ss, kv, ',');) {
     auto eq = kv.find('=');
@@ -171,6 +203,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (o.node.internal_ip.empty()) {
+    // As the kubelet without --node-ip: the address this host reaches the apiserver from, or the default route's.
+    o.node.internal_ip = detect_node_ip(o.apiserver);
+    if (o.node.internal_ip.empty()) {
+      std::cerr << "kctl-kubelet: --node-ip is required: no route to the apiserver or default route gives one\n";
+      return 2;
+    }
+    log(LogLevel::Info, "node IP " + o.node.internal_ip + " (the source address towards the apiserver; --node-ip sets it)");
+  }
   serving.address = o.node.internal_ip;
   serving.port = port;
   if (serving.tls.cert_file.empty()) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -79,19 +80,25 @@ TEST_F(NodeJoinTest, AWorkerJoinsWithABootstrapTokenAndMayOnlyTouchItsOwnPods) {
   // On the worker: a wrong pin, or a token the master does not know, is refused before anything is written.
   std::string bootstrap = work_ + "/bootstrap-kubelet.conf", kubeconfig = work_ + "/kubelet.conf";
   std::string wrong_pin = "sha256:" + std::string(64, '0');
-  auto refused = kctl({"node", "join", master, "--token", token, "--ca-cert-hash", wrong_pin, "--bootstrap-kubeconfig", bootstrap});
+  auto refused = kctl({"node", "join", master, "--token", token, "--ca-cert-hash", wrong_pin, "--bootstrap-kubeconfig", bootstrap, "--flags-dir", work_});
   EXPECT_NE(refused.rc, 0);
   EXPECT_TRUE(contains(refused.err, "none of the public keys \"" + pin + "\" are pinned")) << refused.err;
   auto unknown = kctl({"node", "join", master, "--token", "zzzzzz.0123456789abcdef", "--ca-cert-hash", pin,
-                       "--bootstrap-kubeconfig", bootstrap});
+                       "--bootstrap-kubeconfig", bootstrap, "--flags-dir", work_});
   EXPECT_NE(unknown.rc, 0);
   EXPECT_TRUE(contains(unknown.err, "Unauthorized")) << unknown.err;
   EXPECT_FALSE(std::filesystem::exists(bootstrap));
 
-  auto joined = kctl({"node", "join", master, "--token", token, "--ca-cert-hash", pin, "--bootstrap-kubeconfig", bootstrap});
+  auto joined = kctl({"node", "join", master, "--token", token, "--ca-cert-hash", pin, "--bootstrap-kubeconfig", bootstrap, "--flags-dir", work_});
   ASSERT_EQ(joined.rc, 0) << joined.err;
   EXPECT_TRUE(contains(joined.out, "authenticates as system:bootstrap:" + token.substr(0, 6))) << joined.out;
   EXPECT_EQ(mode_of(bootstrap), 0600u);
+  // The flags the node's units read (kubeadm's kubeadm-flags.env).
+  std::ifstream env(work_ + "/kubelet/flags.env");
+  std::string env_line;
+  std::getline(env, env_line);
+  EXPECT_EQ(env_line, "KCTL_KUBELET_ARGS=\"--bootstrap-kubeconfig=" + bootstrap + " --kubeconfig=" + work_ +
+                          "/kubelet/kubeconfig\"");
 
   // The kubelet bootstraps its certificate and registers as itself.
   kubelet_ = std::make_unique<KubeletProcess>(secure_url(), "worker-1", root_, kPodCidr, "127.0.0.1",
@@ -147,9 +154,16 @@ TEST_F(NodeJoinTest, ADeniedRequestStopsTheKubeletWithTheReason) {
   ASSERT_EQ(created.rc, 0) << created.err;
   EXPECT_EQ(created.out, "abcdef.0123456789abcdef\n");
   std::string bootstrap = work_ + "/bootstrap-kubelet.conf";
-  auto joined = kctl({"node", "join", "127.0.0.1:" + std::to_string(secure_port_), "--token", "abcdef.0123456789abcdef",
-                      "--discovery-token-unsafe-skip-ca-verification", "--bootstrap-kubeconfig", bootstrap});
+  // As a booted worker joins: the master and token from /etc/kctl/join.conf (here, a file of the test's).
+  std::string join_conf = write_file(work_, "join.conf", "# written by the image\nKCTL_MASTER=127.0.0.1:" +
+                                                             std::to_string(secure_port_) +
+                                                             "\nKCTL_TOKEN=\"abcdef.0123456789abcdef\"\n");
+  auto joined = kctl({"node", "join", "--join-config", join_conf, "--discovery-token-unsafe-skip-ca-verification",
+                      "--bootstrap-kubeconfig", bootstrap, "--flags-dir", work_});
   ASSERT_EQ(joined.rc, 0) << joined.err;
+  auto nothing = kctl({"node", "join", "--join-config", work_ + "/absent.conf", "--flags-dir", work_});
+  EXPECT_NE(nothing.rc, 0);
+  EXPECT_TRUE(contains(nothing.err, "no master to join")) << nothing.err;
   kubelet_ = std::make_unique<KubeletProcess>(secure_url(), "worker-3", root_, kPodCidr, "127.0.0.1",
                                               std::vector<std::string>{"--bootstrap-kubeconfig=" + bootstrap,
                                                                        "--kubeconfig=" + work_ + "/kubelet.conf"});
