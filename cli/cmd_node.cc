@@ -104,6 +104,9 @@ int run_token_create(Invocation& inv) {
                                                 "authentication. Must match \"\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\z\"");
   inv.flags().add_bool("print-join-command", 0, &print_join,
                        "Instead of printing only the token, print the full 'kctl node join' command using the token.");
+  std::string join_file;
+  inv.flags().add_string("join-command-file", 0, &join_file,
+                         "With --print-join-command: also write the command to this file (0600; it holds the token).");
   if (!inv.parse()) return 0;
   if (inv.args().size() > 1) throw UsageError("accepts at most 1 arg(s), received " + std::to_string(inv.args().size()));
   std::string token = inv.args().empty() ? random_chars(6) + "." + random_chars(16) : inv.args()[0];
@@ -139,6 +142,13 @@ int run_token_create(Invocation& inv) {
     join = "kctl node join " + host + " --token " + token + " --ca-cert-hash " + pki::public_key_pin(ca);
   }
   rest.call("POST", kSecretsPath, obj.dump(), "application/json");
+  if (print_join && !join_file.empty()) {
+    try {
+      pki::write_file(join_file, join + "\n", 0600);
+    } catch (const std::exception& e) {
+      throw CliError("the token was made, but " + join_file + " could not be written: " + e.what());
+    }
+  }
   inv.out() << (print_join ? join : token) << "\n";
   return 0;
 }
@@ -240,6 +250,7 @@ JoinSettings system_join_settings(const std::string& join_conf) {
   read_join_lines(read_text("/proc/cmdline"), ' ', s);
   if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"))
     read_join_lines(read_text(std::string(creds) + "/kctl.join"), '\n', s);
+  read_join_lines(read_text("/run/credentials/@system/kctl.join"), '\n', s);  // the system's (systemd 251+)
   read_join_lines(read_text(join_conf), '\n', s);
   for (auto [env, target] : {std::pair{"KCTL_MASTER", &s.master}, {"KCTL_TOKEN", &s.token}, {"KCTL_CA_CERT_HASH", &s.ca_cert_hash}})
     if (const char* v = std::getenv(env); v && target->empty()) *target = v;

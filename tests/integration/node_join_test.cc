@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -66,8 +67,14 @@ TEST_F(NodeJoinTest, AWorkerJoinsWithABootstrapTokenAndMayOnlyTouchItsOwnPods) {
                                                "--cluster-signing-cert-file=" + pki_ + "ca.crt",
                                                "--cluster-signing-key-file=" + pki_ + "ca.key"});
   // On the master: a token, printed as the command the worker runs.
-  auto created = kctl({"token", "create", "--ttl=1h", "--print-join-command"}, admin_);
+  auto created = kctl({"token", "create", "--ttl=1h", "--print-join-command", "--join-command-file", work_ + "/join-command"},
+                      admin_);
   ASSERT_EQ(created.rc, 0) << created.err;
+  EXPECT_EQ(mode_of(work_ + "/join-command"), 0600u);
+  std::ifstream saved(work_ + "/join-command");
+  std::stringstream saved_text;
+  saved_text << saved.rdbuf();
+  EXPECT_EQ(saved_text.str(), created.out);
   std::smatch m;
   std::string line = created.out;
   ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(kctl node join (\S+) --token (\S+) --ca-cert-hash (sha256:[0-9a-f]{64}))")))
