@@ -347,10 +347,14 @@ int run_node_join(Invocation& inv) {
   std::string kubelet_kubeconfig = (std::filesystem::path(flags_dir) / "kubelet" / "kubeconfig").string();
   std::string kubelet_env = (std::filesystem::path(flags_dir) / "kubelet" / "flags.env").string();
   std::string proxy_env = (std::filesystem::path(flags_dir) / "proxy" / "flags.env").string();
+  // The cluster CA beside the bootstrap kubeconfig (kubeadm's /etc/kubernetes/pki/ca.crt): the kubelet takes calls
+  // only from certificates it signed (the apiserver's).
+  std::string ca_file = (std::filesystem::path(out_path).parent_path() / "pki" / "ca.crt").string();
   try {
-    for (const auto& f : {kubelet_env, proxy_env}) std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+    for (const auto& f : {kubelet_env, proxy_env, ca_file}) std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+    pki::write_file(ca_file, ca, 0644);
     pki::write_file(kubelet_env, "KCTL_KUBELET_ARGS=\"--bootstrap-kubeconfig=" + out_path + " --kubeconfig=" +
-                                     kubelet_kubeconfig + "\"\n", 0644);
+                                     kubelet_kubeconfig + " --client-ca-file=" + ca_file + "\"\n", 0644);
     pki::write_file(proxy_env, "KCTL_PROXY_ARGS=\"--kubeconfig=" + kubelet_kubeconfig + "\"\n", 0644);
   } catch (const std::exception& e) {
     throw CliError(std::string("cannot write the node's flags: ") + e.what());

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "api/client.h"
+#include "api/pki.h"
 #include "controller_manager_process.h"
 #include "kctl_compare.h"
 #include "kubelet_fixture.h"
@@ -105,7 +106,8 @@ TEST_F(NodeJoinTest, AWorkerJoinsWithABootstrapTokenAndMayOnlyTouchItsOwnPods) {
   std::string env_line;
   std::getline(env, env_line);
   EXPECT_EQ(env_line, "KCTL_KUBELET_ARGS=\"--bootstrap-kubeconfig=" + bootstrap + " --kubeconfig=" + work_ +
-                          "/kubelet/kubeconfig\"");
+                          "/kubelet/kubeconfig --client-ca-file=" + work_ + "/pki/ca.crt\"");
+  EXPECT_EQ(pki::public_key_pin(pki::read_pem(work_ + "/pki/ca.crt")), pin);
 
   // The kubelet bootstraps its certificate and registers as itself.
   kubelet_ = std::make_unique<KubeletProcess>(secure_url(), "worker-1", root_, kPodCidr, "127.0.0.1",
