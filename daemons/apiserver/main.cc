@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -179,8 +180,22 @@ int main(int argc, char** argv) {
     log(LogLevel::Info, "the cluster admin's kubeconfig is " + server.admin_kubeconfig_path());
   notify_ready("Serving the API on " + where);
   start_watchdog([] { return true; });
+  // STATUS= for `systemctl status`: what it holds, at which revision.
+  std::atomic<bool> stopping{false};
+  std::thread status([&] {
+    std::string last;
+    while (!stopping) {
+      std::string line = "serving " + std::to_string(server.store().object_count()) + " objects at revision " +
+                         std::to_string(server.store().current_revision()) + " on " + where;
+      if (line != last) notify_status(line);
+      last = line;
+      for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   int sig = wait_for_termination();
   notify_stopping();
+  stopping = true;
+  status.join();
   stop_watchdog();
   log(LogLevel::Info, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   dbus.reset();

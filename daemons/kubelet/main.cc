@@ -1,6 +1,9 @@
 // kctl-kubelet: flags (named as the kubelet names them where the meaning is the same), start, READY=1, and a stop on
 // SIGTERM that leaves the node's pods running (a restarted kubelet re-adopts them).
+#include <atomic>
 #include <csignal>
+#include <map>
+#include <thread>
 #include <iostream>
 #include <sstream>
 
@@ -250,8 +253,28 @@ int main(int argc, char** argv) {
   log(LogLevel::Info, "node " + o.node.name + " registered with " + o.apiserver + (kubelet->ready() ? "; ready" : "; not ready"));
   notify_ready("Running the pods of node " + o.node.name);
   start_watchdog([] { return true; });
+  // STATUS= for `systemctl status`: how many pods, and in which phases, this node runs.
+  std::atomic<bool> stopping{false};
+  std::thread status([&] {
+    std::string last;
+    while (!stopping) {
+      std::map<std::string, int> phases;
+      auto pods = kubelet->pods_summary();
+      for (const auto& p : pods) ++phases[p.value("phase", "Unknown")];
+      std::string line = std::to_string(pods.size()) + (pods.size() == 1 ? " pod" : " pods");
+      std::string detail;
+      for (const auto& [phase, n] : phases) detail += (detail.empty() ? "" : ", ") + std::to_string(n) + " " + phase;
+      if (!detail.empty()) line += " (" + detail + ")";
+      line += " on node " + o.node.name + (kubelet->ready() ? ", Ready" : ", not ready");
+      if (line != last) notify_status(line);
+      last = line;
+      for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   wait_for_termination();
   notify_stopping();
+  stopping = true;
+  status.join();
   stop_watchdog();
   dbus.reset();
   server.reset();
