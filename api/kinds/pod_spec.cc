@@ -251,6 +251,38 @@ void validate_dns_config(const nlohmann::json& spec, const std::string& path, st
 
 }  // namespace
 
+namespace {
+
+// File modes of secret, configMap, downwardAPI and projected volumes (defaultMode, items[].mode, and the projected
+// sources' items): permission bits only, as kube's validation says; a setuid bit would otherwise reach the node.
+void validate_volume_modes(const json& volume, const std::string& path, std::vector<StatusCause>& causes) {
+  auto check = [&](const json& obj, const std::string& field, const char* key) {
+    if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number_integer()) return;
+    int64_t mode = obj[key].get<int64_t>();
+    if (mode < 0 || mode > 0777)
+      causes.push_back(cause_invalid(field + "." + key, mode, "must be a number between 0 and 0777 (octal), both inclusive"));
+  };
+  auto items = [&](const json& src, const std::string& field) {
+    if (!src.is_object() || !src.contains("items") || !src["items"].is_array()) return;
+    for (size_t i = 0; i < src["items"].size(); ++i)
+      check(src["items"][i], field + ".items[" + std::to_string(i) + "]", "mode");
+  };
+  for (const char* kind : {"secret", "configMap", "downwardAPI", "projected"}) {
+    if (!volume.contains(kind) || !volume[kind].is_object()) continue;
+    const json& src = volume[kind];
+    std::string field = path + "." + kind;
+    check(src, field, "defaultMode");
+    items(src, field);
+    if (std::string(kind) == "projected" && src.contains("sources") && src["sources"].is_array())
+      for (size_t j = 0; j < src["sources"].size(); ++j)
+        for (const char* inner : {"secret", "configMap", "downwardAPI"})
+          if (src["sources"][j].is_object() && src["sources"][j].contains(inner))
+            items(src["sources"][j][inner], field + ".sources[" + std::to_string(j) + "]." + inner);
+  }
+}
+
+}  // namespace
+
 void validate_pod_spec(const json& spec, const std::string& path, std::vector<StatusCause>& causes) {
   if (!spec.is_object()) {
     causes.push_back(cause_required(path, ""));
@@ -268,6 +300,7 @@ void validate_pod_spec(const json& spec, const std::string& path, std::vector<St
       }
       for (const auto& m : is_dns1123_label(name)) causes.push_back(cause_invalid(vp + ".name", name, m));
       if (!volumes.insert(name).second) causes.push_back(cause_duplicate(vp + ".name", name));
+      validate_volume_modes(v, vp, causes);
     }
   }
   std::set<std::string> names;

@@ -158,9 +158,9 @@ TEST_F(KubeletTest, RestartedKubeletReadoptsRunningPods) {
 }
 
 // A Secret as volumes: in the container each file has the volume's defaultMode (0644 without one, as kube's 420) or
-// its item's mode, permission bits only (the apiserver does not refuse 04755 yet; kube's kubelet drops the setuid
-// bit too); on the node the files sit under a directory only root may enter, so no other user of the node reads
-// them, and neither daemon logs their content.
+// its item's mode; a mode beyond the permission bits (a setuid file) is refused by the apiserver's validation (and
+// the kubelet would drop those bits, as kube's does); on the node the files sit under a directory only root may
+// enter, so no other user of the node reads them, and neither daemon logs their content.
 TEST_F(KubeletTest, SecretVolumesKeepTheirModesAndOnlyRootReachesThemOnTheNode) {
   std::filesystem::permissions(root_, std::filesystem::perms(0755));  // as /var/lib/kctl is: anyone may enter
   client_->resource("secrets", "default")
@@ -168,19 +168,28 @@ TEST_F(KubeletTest, SecretVolumesKeepTheirModesAndOnlyRootReachesThemOnTheNode) 
   json pod = create_pod(R"({"metadata":{"name":"vault"},"spec":{"nodeName":"node-1",
     "volumes":[{"name":"all","secret":{"secretName":"db"}},
                {"name":"tight","secret":{"secretName":"db","defaultMode":256}},
-               {"name":"picked","secret":{"secretName":"db","items":[{"key":"password","path":"pw/p","mode":384}]}},
-               {"name":"suid","secret":{"secretName":"db","defaultMode":2541}}],
+               {"name":"picked","secret":{"secretName":"db","items":[{"key":"password","path":"pw/p","mode":384}]}}],
     "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","3600"],
       "volumeMounts":[{"name":"all","mountPath":"/s/all"},{"name":"tight","mountPath":"/s/tight"},
-                      {"name":"picked","mountPath":"/s/picked"},{"name":"suid","mountPath":"/s/suid"}]}]}})");
+                      {"name":"picked","mountPath":"/s/picked"}]}]}})");
   ASSERT_TRUE(wait_phase("vault", "Running", 60s)) << pod_status("vault") << kubelet_->log();
   Kubectl kubectl(server_->url());
   auto r = kubectl({"exec", "vault", "--", "sh", "-c",
                     "cat /s/all/password; echo; stat -c '%n %a' /s/all/password /s/all/user /s/tight/password "
-                    "/s/tight/user /s/picked/pw/p /s/suid/user; ls /s/picked"});
+                    "/s/tight/user /s/picked/pw/p; ls /s/picked"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "hunter2\n/s/all/password 644\n/s/all/user 644\n/s/tight/password 400\n/s/tight/user 400\n"
-                   "/s/picked/pw/p 600\n/s/suid/user 755\npw\n");
+                   "/s/picked/pw/p 600\npw\n");
+  try {
+    create_pod(R"({"metadata":{"name":"suid"},"spec":{"nodeName":"node-1",
+      "volumes":[{"name":"suid","secret":{"secretName":"db","defaultMode":2541}}],
+      "containers":[{"name":"c","image":"kctl/busybox","command":["sleep","3600"]}]}})");
+    ADD_FAILURE() << "a setuid defaultMode was accepted";
+  } catch (const api::StatusError& e) {
+    EXPECT_EQ(e.status().code, 422);
+    EXPECT_NE(e.status().message.find("must be a number between 0 and 0777 (octal)"), std::string::npos)
+        << e.status().message;
+  }
 
   std::string host_dir = root_ + "/pods/" + pod["metadata"]["uid"].get<std::string>() + "/volumes/secret";
   struct stat st {};

@@ -325,5 +325,28 @@ TEST(PodSpecDnsConfig, AsValidatePodDNSConfigChecksIt) {
   EXPECT_EQ(bad[3], "spec.dnsConfig.options[0]: Required value: must not be empty");
 }
 
+TEST(PodSpecVolumes, FileModesArePermissionBitsOnly) {
+  auto causes_of = [](const std::string& volumes_json) {
+    json spec = json::parse(R"({"containers":[{"name":"c","image":"busybox"}]})");
+    spec["volumes"] = json::parse(volumes_json);
+    std::vector<StatusCause> causes;
+    kinds::validate_pod_spec(spec, "spec", causes);
+    std::vector<std::string> out;
+    for (const auto& c : causes) out.push_back(c.field + ": " + c.message);
+    return out;
+  };
+  EXPECT_EQ(causes_of(R"([{"name":"s","secret":{"secretName":"x","defaultMode":256,"items":[{"key":"a","path":"a","mode":511}]}}])"),
+            Errors{});
+  EXPECT_EQ(causes_of(R"([{"name":"s","secret":{"secretName":"x","defaultMode":2541}}])"),
+            Errors{"spec.volumes[0].secret.defaultMode: Invalid value: 2541: must be a number between 0 and 0777 (octal), "
+                   "both inclusive"});
+  EXPECT_EQ(causes_of(R"([{"name":"c","configMap":{"name":"x","items":[{"key":"a","path":"a","mode":-1}]}},
+      {"name":"p","projected":{"sources":[{"secret":{"name":"y","items":[{"key":"k","path":"k","mode":4096}]}}]}}])"),
+            (Errors{"spec.volumes[0].configMap.items[0].mode: Invalid value: -1: must be a number between 0 and 0777 "
+                    "(octal), both inclusive",
+                    "spec.volumes[1].projected.sources[0].secret.items[0].mode: Invalid value: 4096: must be a number "
+                    "between 0 and 0777 (octal), both inclusive"}));
+}
+
 }  // namespace
 }  // namespace kctl::api
