@@ -40,9 +40,12 @@ for role in master worker; do
   done
   [ -f "$t/usr/share/dbus-1/system.d/org.kctl.conf" ] || problem "$role: D-Bus policy missing"
   [ -L "$t/etc/systemd/system/multi-user.target.wants/kctl-$role.target" ] || problem "$role: kctl-$role.target not enabled"
-  [ -e "$t/etc/systemd/system/multi-user.target.wants/kctl-$other.target" ] && problem "$role: kctl-$other.target enabled too"
-  grep -qx "enable kctl-$role.target" "$t/usr/lib/systemd/system-preset/50-kctl-$role.preset" \
-    || problem "$role: no preset for kctl-$role.target"
+  [ -L "$t/etc/systemd/system/multi-user.target.wants/kctl-$other.target" ] && problem "$role: kctl-$other.target enabled too"
+  # The presets are applied on first boot: they must enable this role's target and disable the other's (an unnamed
+  # unit is enabled by Debian's default, and the two targets conflict).
+  preset=$t/usr/lib/systemd/system-preset/50-kctl-$role.preset
+  grep -qx "enable kctl-$role.target" "$preset" || problem "$role: no preset enables kctl-$role.target"
+  grep -qx "disable kctl-$other.target" "$preset" || problem "$role: no preset disables kctl-$other.target"
   [ "$(cat "$t/etc/hostname")" = "kctl-$role" ] || problem "$role: hostname is $(cat "$t/etc/hostname")"
   images=$(chroot "$t" kctl-local image list --root-dir /var/lib/kctl 2>&1) || problem "$role: kctl image list fails: $images"
   grep -q 'kctl/busybox' <<<"$images" && grep -q latest <<<"$images" || problem "$role: busybox not in the store: $images"
@@ -52,6 +55,11 @@ for role in master worker; do
       || problem "$role: package $p not installed"
   done
   [ -e "$t/var/cache/kctl-image" ] && problem "$role: the staged package was left in the image"
+  # (-L: the links are absolute, meant for inside the tree.) Last, as it changes the tree (the disk is made already): what first boot does, with an empty machine-id.
+  systemctl --root="$t" preset-all --preset-mode=enable-only >/dev/null 2>&1 || problem "$role: preset-all fails"
+  [ -L "$t/etc/systemd/system/multi-user.target.wants/kctl-$role.target" ] || problem "$role: not enabled after preset-all"
+  [ -L "$t/etc/systemd/system/multi-user.target.wants/kctl-$other.target" ] \
+    && problem "$role: first boot's preset-all enables kctl-$other.target"
   size=$(du -s --block-size=1 --apparent-size "$t" | cut -f1)
   echo "$role tree: $((size / MB)) MB"
   [ "$size" -lt "$limit" ] || problem "$role: tree is $((size / MB)) MB, over 400 MB"
