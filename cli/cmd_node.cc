@@ -11,8 +11,10 @@
 #include <random>
 #include <sstream>
 
+#include "api/bootstrap_token.h"
 #include "api/codec.h"
 #include "api/go_json.h"
+#include "api/http.h"
 #include "api/kubeconfig.h"
 #include "api/pki.h"
 #include "cli/command.h"
@@ -25,20 +27,13 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kTokenSecretType = "bootstrap.kubernetes.io/token";
-constexpr const char* kTokenSecretPrefix = "bootstrap-token-";
 constexpr const char* kDefaultTokenGroup = "system:bootstrappers:kubeadm:default-node-token";
 constexpr const char* kSecretsPath = "/api/v1/namespaces/kube-system/secrets";
 constexpr const char* kClusterInfoPath = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
 // Where `kctl node join` puts the kubelet's bootstrap kubeconfig (kubeadm: /etc/kubernetes/bootstrap-kubelet.conf).
 constexpr const char* kDefaultBootstrapKubeconfig = "/etc/kctl/bootstrap-kubelet.conf";
 
-bool valid_token(const std::string& t) {
-  if (t.size() != 23 || t[6] != '.') return false;
-  for (size_t i = 0; i < t.size(); ++i)
-    if (i != 6 && !((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9'))) return false;
-  return true;
-}
+bool valid_token(const std::string& t) { return api::parse_bootstrap_token(t).has_value(); }
 
 std::string random_chars(size_t n) {
   static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -49,17 +44,7 @@ std::string random_chars(size_t n) {
   return out;
 }
 
-std::string data_field(const json& secret, const char* key) {
-  std::string b64 = secret.value("/data"_json_pointer / key, std::string());
-  auto v = api::base64_decode(b64);
-  return v ? *v : "";
-}
-
-std::string format_time(std::time_t t) {
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
+std::string data_field(const json& secret, const char* key) { return api::secret_data(secret, key).value_or(""); }
 
 // kubeadm's TTL column: "23h", "59m", "<forever>", "<invalid>" once past.
 std::string ttl_text(const std::string& expiration) {
@@ -122,15 +107,17 @@ int run_token_create(Invocation& inv) {
                {"token-secret", api::base64_encode(secret)},
                {"usage-bootstrap-authentication", api::base64_encode("true")},
                {"usage-bootstrap-signing", api::base64_encode("true")}};
-  if (*seconds > 0) data["expiration"] = api::base64_encode(format_time(std::time(nullptr) + std::time_t(*seconds)));
+  if (*seconds > 0)
+    data["expiration"] =
+        api::base64_encode(api::format_rfc3339(std::time(nullptr) + int64_t(*seconds), 0, false).value_or(""));
   if (!description.empty()) data["description"] = api::base64_encode(description);
   std::string joined;
   for (const auto& g : groups) joined += (joined.empty() ? "" : ",") + g;
   if (!joined.empty()) data["auth-extra-groups"] = api::base64_encode(joined);
   json obj = {{"apiVersion", "v1"},
               {"kind", "Secret"},
-              {"metadata", {{"name", kTokenSecretPrefix + id}, {"namespace", "kube-system"}}},
-              {"type", kTokenSecretType},
+              {"metadata", {{"name", api::kBootstrapTokenSecretPrefix + id}, {"namespace", "kube-system"}}},
+              {"type", api::kBootstrapTokenSecretType},
               {"data", data}};
   RestClient& rest = inv.session().rest();
   // The join command needs the cluster's CA pin, so look first: no token is made for a command that cannot be
@@ -155,8 +142,8 @@ int run_token_create(Invocation& inv) {
 
 int run_token_list(Invocation& inv) {
   if (!inv.parse()) return 0;
-  json list = inv.session().rest().call("GET", std::string(kSecretsPath) + "?fieldSelector=type%3D" +
-                                                   "bootstrap.kubernetes.io%2Ftoken");
+  json list = inv.session().rest().call("GET", std::string(kSecretsPath) + "?fieldSelector=" +
+                                                   http::url_encode(std::string("type=") + api::kBootstrapTokenSecretType));
   TabWriter tw(inv.out());
   auto row = [&tw](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) tw << cells[i] << (i + 1 < cells.size() ? "\t" : "\n");
@@ -183,11 +170,8 @@ int run_token_delete(Invocation& inv) {
   RestClient& rest = inv.session().rest();
   for (const auto& arg : inv.args()) {
     std::string id = arg.substr(0, arg.find('.'));
-    bool ok = id.size() == 6 && std::all_of(id.begin(), id.end(), [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-              });
-    if (!ok) throw CliError("given token didn't match pattern \"[a-z0-9]{6}\" or \"[a-z0-9]{6}.[a-z0-9]{16}\"");
-    rest.call("DELETE", std::string(kSecretsPath) + "/" + kTokenSecretPrefix + id);
+    if (!api::is_bootstrap_token_id(id)) throw CliError("given token didn't match pattern \"[a-z0-9]{6}\" or \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+    rest.call("DELETE", std::string(kSecretsPath) + "/" + api::kBootstrapTokenSecretPrefix + id);
     inv.out() << "bootstrap token \"" << id << "\" deleted\n";
   }
   return 0;

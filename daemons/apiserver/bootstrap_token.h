@@ -7,22 +7,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/bootstrap_token.h"
 #include "daemons/apiserver/authn.h"
 
 namespace kctl::apiserver {
 
 class ObjectService;
 
-inline constexpr const char* kBootstrapTokenSecretType = "bootstrap.kubernetes.io/token";
-inline constexpr const char* kBootstrapTokenSecretPrefix = "bootstrap-token-";
+// The token's form and its Secret (api/bootstrap_token.h), shared with `kctl token`.
+using api::BootstrapToken;
+using api::kBootstrapTokenSecretPrefix;
+using api::kBootstrapTokenSecretType;
+using api::parse_bootstrap_token;
 inline constexpr const char* kBootstrapUserPrefix = "system:bootstrap:";
 inline constexpr const char* kBootstrappersGroup = "system:bootstrappers";
-
-// The two halves of a token of the form [a-z0-9]{6}.[a-z0-9]{16}; nullopt for anything else.
-struct BootstrapToken {
-  std::string id, secret;
-};
-std::optional<BootstrapToken> parse_bootstrap_token(const std::string& token);
 
 // Who `token` is when `secret` (a v1 Secret as JSON, data base64) is its Secret and good at `now` (seconds since the
 // epoch): user system:bootstrap:ID in system:bootstrappers and the Secret's auth-extra-groups. nullopt when the Secret
