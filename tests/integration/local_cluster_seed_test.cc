@@ -98,8 +98,17 @@ TEST_F(LocalClusterSeed, ReplicationControllerDaemonSetDeploymentAndANodeFailure
   ASSERT_TRUE(until([&] { return total(pods_by_node("name=mypod", false)) == 5; }, 30s));
   api::ListOptions sel;
   sel.label_selector = "name=mypod";
-  std::string victim = client_->resource("pods", "default").list(sel).items[0]["metadata"]["name"];
-  ASSERT_EQ(kctl({"delete", "pod", victim, "--wait=false"}).rc, 0);
+  // The victim is a live pod: the list still holds the scaled-down ones while they terminate, and one of those may
+  // be gone before the delete reaches it.
+  std::string victim;
+  for (const auto& p : client_->resource("pods", "default").list(sel).items)
+    if (!p["metadata"].contains("deletionTimestamp")) {
+      victim = p["metadata"]["name"];
+      break;
+    }
+  ASSERT_FALSE(victim.empty());
+  auto deleted = kctl({"delete", "pod", victim, "--wait=false"});
+  ASSERT_EQ(deleted.rc, 0) << deleted.err;
   ASSERT_TRUE(until([&] {
     auto items = client_->resource("pods", "default").list(sel).items;
     int live = 0;
