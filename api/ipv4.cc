@@ -1,6 +1,9 @@
 #include "api/ipv4.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace kctl::api {
 
@@ -29,6 +32,34 @@ bool parse_ipv4_cidr(std::string_view text, uint32_t& address, int& prefix) {
   if (p > 32 || !parse_ipv4(text.substr(0, slash), address)) return false;
   prefix = p;
   return true;
+}
+
+std::string source_address_towards(const std::string& ip) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(443);
+  if (inet_pton(AF_INET, ip.c_str(), &to.sin_addr) != 1) return "";
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0;
+  ::close(fd);
+  char buf[INET_ADDRSTRLEN] = {};
+  return ok && inet_ntop(AF_INET, &from.sin_addr, buf, sizeof buf) ? buf : "";
+}
+
+std::string node_address(const std::string& apiserver) {
+  std::string host;
+  if (auto p = apiserver.find("://"); p != std::string::npos) {
+    host = apiserver.substr(p + 3);
+    host = host.substr(0, host.find_first_of(":/"));
+  }
+  std::string ip = source_address_towards(host);
+  if (!ip.empty() && ip.rfind("127.", 0) != 0) return ip;
+  ip = source_address_towards("192.0.2.1");  // TEST-NET-1: only the default route leads there
+  return ip.rfind("127.", 0) == 0 ? "" : ip;
 }
 
 }  // namespace kctl::api

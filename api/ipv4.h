@@ -17,4 +17,12 @@ bool parse_ipv4_cidr(std::string_view text, uint32_t& address, int& prefix);
 // The network mask of a prefix length (0..32).
 inline uint32_t ipv4_mask(int prefix) { return prefix <= 0 ? 0 : ~uint32_t(0) << (32 - prefix); }
 
+// The local address the kernel would send from towards `ip` (a UDP connect sends nothing); "" without a route.
+std::string source_address_towards(const std::string& ip);
+// This host's address on the node network, for a daemon not told it (the kubelet's --node-ip, kctl-dns's
+// --bind-address): the source address towards the apiserver when `apiserver` is an http(s) URL with another host's
+// IPv4 address, else towards the default route (a master's daemons reach their apiserver on loopback or the bus);
+// "" when neither gives a non-loopback address.
+std::string node_address(const std::string& apiserver);
+
 }  // namespace kctl::api

@@ -305,6 +305,10 @@ std::vector<json> bootstrap_cluster_role_bindings() {
                             "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
                             {group("system:nodes")}),
       named_cluster_binding("kubeadm:get-nodes", "kubeadm:get-nodes", {group("system:bootstrappers")}),
+      // kctl's proxy is a node service, not a DaemonSet with the kube-proxy ServiceAccount that kubeadm binds here
+      // (kubeadm:node-proxier): a joined worker's proxy reads Services and EndpointSlices with its node's
+      // credentials.
+      named_cluster_binding("kctl:node-proxier", "system:node-proxier", {group("system:nodes")}),
   };
 }
 

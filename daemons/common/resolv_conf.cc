@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace kctl {
 
 ResolvConf parse_resolv_conf(const std::string& text) {
@@ -43,6 +45,14 @@ ResolvConf read_resolv_conf(const std::string& path, std::string* error) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_resolv_conf(ss.str());
+}
+
+std::string resolv_conf_for_pods(const std::string& path, const std::string& resolved_upstream) {
+  auto conf = read_resolv_conf(path);
+  if (conf.nameservers.empty()) return path;
+  for (const auto& ns : conf.nameservers)
+    if (ns != "127.0.0.53" && ns != "127.0.0.54") return path;
+  return ::access(resolved_upstream.c_str(), R_OK) == 0 ? resolved_upstream : path;
 }
 
 std::string format_resolv_conf(const ResolvConf& c) {

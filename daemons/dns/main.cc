@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "api/informer.h"
+#include "api/ipv4.h"
 #include "api/registry.h"
 #include "daemons/common/daemon.h"
 #include "daemons/common/resolv_conf.h"
@@ -41,7 +42,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 int main(int argc, char** argv) {
   block_termination_signals();
   raise_fd_limit();
-  std::string apiserver = "dbus:", domain = "cluster.local", bind_address = "0.0.0.0", upstream,
+  std::string apiserver = "dbus:", domain = "cluster.local", bind_address, upstream,
               resolv_conf = "/etc/resolv.conf", service_range = "10.96.0.0/12", cluster_ip, advertise_address;
   bool register_service = true;
   api::ClientOptions client;
@@ -49,7 +50,9 @@ int main(int argc, char** argv) {
   Flags flags("kctl-dns", "The kctl cluster DNS server: Services and Endpoints as DNS names, other names forwarded.");
   add_apiserver_flags(flags, &apiserver, &client);
   flags.add("cluster-domain", &domain, "the domain the cluster's names live under");
-  flags.add("bind-address", &bind_address, "the address to answer on (UDP and TCP)");
+  flags.add("bind-address", &bind_address,
+            "the address to answer on (UDP and TCP; default: this node's address, the default route's source; "
+            "0.0.0.0 is every address, which a systemd-resolved stub on 127.0.0.53:53 refuses)");
   flags.add("port", &port, "the port to answer on (UDP and TCP)");
   flags.add("upstream", &upstream,
             "resolvers for names outside the cluster domain, IP[:port],...; default: the nameservers of --resolv-conf; "
@@ -93,6 +96,13 @@ int main(int argc, char** argv) {
   if (!advertise_address.empty() && inet_pton(AF_INET, advertise_address.c_str(), &parsed_ip) != 1) {
     std::cerr << "kctl-dns: --advertise-address must be an IPv4 address, not \"" << advertise_address << "\"\n";
     return 2;
+  }
+  if (bind_address.empty()) {
+    bind_address = api::node_address(apiserver);
+    if (bind_address.empty()) {
+      std::cerr << "kctl-dns: no --bind-address, and this host has no default route to find its address by\n";
+      return 2;
+    }
   }
   // Any address (0.0.0.0, ::) says nothing about where others reach this server.
   if (advertise_address.empty() && inet_pton(AF_INET, bind_address.c_str(), &parsed_ip) == 1 &&

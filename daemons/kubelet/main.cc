@@ -7,11 +7,9 @@
 #include <iostream>
 #include <sstream>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/ipv4.h"
 #include "api/pki.h"
 #include "api/quantity.h"
 #include "daemons/common/daemon.h"
@@ -32,37 +30,6 @@ std::string hostname() {
   for (auto& c : h) c = char(std::tolower(c));
   return h;
 }
-// The local address the kernel would send from towards `ip` (a UDP connect sends nothing); "" without a route.
-std::string source_address_towards(const std::string& ip) {
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(443);
-  if (inet_pton(AF_INET, ip.c_str(), &to.sin_addr) != 1) return "";
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  sockaddr_in from{};
-  socklen_t len = sizeof from;
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0;
-  ::close(fd);
-  char buf[INET_ADDRSTRLEN] = {};
-  return ok && inet_ntop(AF_INET, &from.sin_addr, buf, sizeof buf) ? buf : "";
-}
-
-// The node's address when --node-ip is not given: towards the apiserver when it is on another host (an http(s)
-// URL with an IPv4 address), else towards the default route (a master's kubelet reaches its apiserver on loopback).
-std::string detect_node_ip(const std::string& apiserver) {
-  std::string host;
-  if (auto p = apiserver.find("://"); p != std::string::npos) {
-    host = apiserver.substr(p + 3);
-    host = host.substr(0, host.find_first_of(":/"));
-  }
-  std::string ip = source_address_towards(host);
-  if (!ip.empty() && ip.rfind("127.", 0) != 0) return ip;
-  ip = source_address_towards("192.0.2.1");  // TEST-NET-1: only the default route leads there
-  return ip.rfind("127.", 0) == 0 ? "" : ip;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +132,11 @@ int main(int argc, char** argv) {
     }
     o.dns.cluster_dns.push_back(ip);
   }
+  if (auto upstream = resolv_conf_for_pods(o.dns.resolv_conf); !o.dns.resolv_conf.empty() && upstream != o.dns.resolv_conf) {
+    log(LogLevel::Info, "--resolv-conf: " + o.dns.resolv_conf + " names only systemd-resolved's stub, which pods " +
+                            "cannot reach; pods get " + upstream);
+    o.dns.resolv_conf = upstream;
+  }
   if (serving.tls.cert_file.empty() != serving.tls.key_file.empty()) {
     std::cerr << "kctl-kubelet: --tls-cert-file and --tls-private-key-file go together\n";
     return 2;
@@ -208,7 +180,7 @@ int main(int argc, char** argv) {
 
   if (o.node.internal_ip.empty()) {
     // As the kubelet without --node-ip: the address this host reaches the apiserver from, or the default route's.
-    o.node.internal_ip = detect_node_ip(o.apiserver);
+    o.node.internal_ip = api::node_address(o.apiserver);
     if (o.node.internal_ip.empty()) {
       std::cerr << "kctl-kubelet: --node-ip is required: no route to the apiserver or default route gives one\n";
       return 2;

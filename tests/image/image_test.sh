@@ -46,7 +46,14 @@ for role in master worker; do
   preset=$t/usr/lib/systemd/system-preset/50-kctl-$role.preset
   grep -qx "enable kctl-$role.target" "$preset" || problem "$role: no preset enables kctl-$role.target"
   grep -qx "disable kctl-$other.target" "$preset" || problem "$role: no preset disables kctl-$other.target"
-  [ "$(cat "$t/etc/hostname")" = "kctl-$role" ] || problem "$role: hostname is $(cat "$t/etc/hostname")"
+  # The master is kctl-master; each worker needs a name of its own, given on first boot.
+  if [ $role = master ]; then
+    [ "$(cat "$t/etc/hostname")" = kctl-master ] || problem "master: hostname is $(cat "$t/etc/hostname")"
+  else
+    [ -e "$t/etc/hostname" ] && problem "worker: the image names every worker $(cat "$t/etc/hostname")"
+    [ -L "$t/etc/systemd/system/kctl-worker.target.wants/kctl-worker-hostname.service" ] \
+      || problem "worker: kctl-worker-hostname.service not enabled"
+  fi
   images=$(chroot "$t" kctl-local image list --root-dir /var/lib/kctl 2>&1) || problem "$role: kctl image list fails: $images"
   grep -q 'kctl/busybox' <<<"$images" && grep -q latest <<<"$images" || problem "$role: busybox not in the store: $images"
   ls "$t"/var/lib/kctl/images/rootfs/*/bin/busybox >/dev/null 2>&1 || problem "$role: the busybox image has no rootfs"

@@ -1,6 +1,10 @@
 // The names of the cluster zone as Kubernetes' DNS specification has them, and resolv.conf parsing.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "daemons/common/resolv_conf.h"
 #include "daemons/dns/cluster_zone.h"
 
@@ -166,4 +170,21 @@ TEST(ResolvConfTest, ParsesAsTheCLibraryAndTheKubeletDo) {
   std::string error;
   EXPECT_EQ(kctl::read_resolv_conf("/nonexistent/resolv.conf", &error), kctl::ResolvConf{});
   EXPECT_NE(error.find("/nonexistent/resolv.conf"), std::string::npos);
+}
+
+TEST(ResolvConfTest, PodsGetResolvedsUpstreamServersInsteadOfItsLoopbackStub) {
+  char tmpl[] = "/tmp/kctl-resolv-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  std::string stub = write("stub.conf", "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n");
+  std::string plain = write("plain.conf", "nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
+  std::string upstream = write("upstream.conf", "nameserver 10.0.0.2\n");
+  EXPECT_EQ(kctl::resolv_conf_for_pods(stub, upstream), upstream);
+  EXPECT_EQ(kctl::resolv_conf_for_pods(plain, upstream), plain);           // a real server beside the stub: as is
+  EXPECT_EQ(kctl::resolv_conf_for_pods(stub, dir + "/absent"), stub);     // resolved not running: as is
+  EXPECT_EQ(kctl::resolv_conf_for_pods(dir + "/absent", upstream), dir + "/absent");
+  std::filesystem::remove_all(dir);
 }
