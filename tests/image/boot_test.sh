@@ -2,8 +2,9 @@
 # The node images booted: builds the master and worker trees (scripts/build-images into BUILD_DIR/image-test, whose
 # mkosi cache makes a second run fast), boots a copy of each with `systemd-nspawn -b` (real systemd as PID 1) in a
 # network namespace of its own, the two linked by a bridge on this host, and checks what a user sees:
-#  - the master's first boot makes its PKI and the bootstrap token (/var/lib/kctl/join-command); the worker joins
-#    from /etc/kctl/join.conf (kctl-join.service) and is Ready in `kctl get nodes`;
+#  - the master's first boot makes its PKI and the bootstrap token (/var/lib/kctl/join-command); two workers join
+#    (kctl-join.service), one from /etc/kctl/join.conf, one from the system credential kctl.join, and are Ready in
+#    `kctl get nodes`;
 #  - the seed's RC and NodePort Service (examples/40-mypods.yaml) run on both nodes: a pod on the worker reaches
 #    pods on both nodes through the Service's name, and the NodePort answers on both nodes' addresses;
 #  - inside each node: no failed unit, `systemctl status` shows each daemon's STATUS line, `busctl` the daemons'
@@ -42,11 +43,12 @@ echo "build-images (trees): $((SECONDS - start)) s"
 id=$$
 bridge=kctlbt$((id % 100000))
 subnet=10.251.$((id % 200 + 20))
-master_ip=$subnet.2 worker_ip=$subnet.3
+master_ip=$subnet.2
 work=$out/boot-$id
 hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 token=$(hex 3).$(hex 8)  # kubeadm's form: [a-z0-9]{6}.[a-z0-9]{16}
 declare -A nspawn_pid leader
+nodes=()
 cgroup_hierarchies=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified)
 
 cleanup() {
@@ -56,7 +58,7 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "${nspawn_pid[$n]}" 2>/dev/null || break; sleep 0.1; done
     kill -9 "${nspawn_pid[$n]}" 2>/dev/null || true
   done
-  for n in master worker; do
+  for n in "${nodes[@]}"; do
     ip netns del "kctlbt-$id-$n" 2>/dev/null || true
     for h in "${cgroup_hierarchies[@]}"; do
       [ -d "$h/kctl-boot-test-$id-$n" ] && find "$h/kctl-boot-test-$id-$n" -depth -type d -exec rmdir {} + 2>/dev/null
@@ -72,27 +74,31 @@ ip addr add "$subnet.1/24" dev "$bridge"
 ip link set "$bridge" up
 
 # Boots a copy of the ROLE tree as node NAME at ADDRESS (a static address through systemd-networkd, as a user gives
-# one), with JOIN_CONF as its /etc/kctl/join.conf; waits for `systemctl is-system-running`.
+# one), with JOIN_CONF (if not empty) as its /etc/kctl/join.conf and systemd-nspawn's further ARGS, until its
+# systemd runs (booted() then waits for the boot to finish).
+declare -A started
 boot() {
-  local name=$1 role=$2 address=$3 join_conf=$4 ns=kctlbt-$id-$1 root=$work/$1 h t
+  local name=$1 role=$2 address=$3 join_conf=$4 ns=kctlbt-$id-$1 root=$work/$1 h
+  shift 4
+  nodes+=("$name")
   cp -a --reflink=auto "$dist/$role" "$root"
-  printf '%s\n' "$join_conf" >"$root/etc/kctl/join.conf"
+  [ -z "$join_conf" ] || printf '%s\n' "$join_conf" >"$root/etc/kctl/join.conf"
   mkdir -p "$root/etc/systemd/network"
   printf '[Match]\nName=eth0\n\n[Network]\nAddress=%s/24\nGateway=%s.1\nIPv6AcceptRA=no\n' "$address" "$subnet" \
     >"$root/etc/systemd/network/10-node.network"
   ip netns add "$ns"
-  local veth=kbt$((id % 100000))${role:0:1}
+  local veth=kbt$((id % 100000))n${#nodes[@]}
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   ip link set "$veth" master "$bridge" up
-  t=$(now)
+  started[$name]=$(now)
   # systemd-nspawn --keep-unit runs the container in the caller's cgroup, which must be its own (platform-notes.md).
   # All capabilities: the node's kubelet and proxy manage its network (bridge, veths, routes, nftables).
   (
     for h in "${cgroup_hierarchies[@]}"; do
-      [ -d "$h" ] && mkdir -p "$h/kctl-boot-test-$id-$1" && echo "$BASHPID" >"$h/kctl-boot-test-$id-$1/cgroup.procs"
+      [ -d "$h" ] && mkdir -p "$h/kctl-boot-test-$id-$name" && echo "$BASHPID" >"$h/kctl-boot-test-$id-$name/cgroup.procs"
     done
     exec systemd-nspawn --quiet --register=no --keep-unit -b -D "$root" --machine="$name" --capability=all \
-      --network-namespace-path="/run/netns/$ns" </dev/null >"$work/$name.console" 2>&1
+      --network-namespace-path="/run/netns/$ns" "$@" </dev/null >"$work/$name.console" 2>&1
   ) &
   nspawn_pid[$name]=$!
   local l=
@@ -105,13 +111,16 @@ boot() {
   done
   [ -n "$l" ] || { echo "FAIL: $name: systemd did not start"; tail -20 "$work/$name.console"; exit 1; }
   leader[$name]=$l
-  local state=
+}
+# Waits for `systemctl is-system-running` in node NAME.
+booted() {
+  local name=$1 state=
   for _ in $(seq 120); do
     state=$(on "$name" timeout 60 systemctl is-system-running --wait 2>/dev/null || true)
     case "$state" in running|degraded) break ;; esac
     sleep 0.5
   done
-  echo "$name: booted ($state) $(since "$t") s after systemd-nspawn started"
+  echo "$name: $state (is-system-running, waited for until $(since "${started[$name]}") s after systemd-nspawn started)"
   [ "$state" = running ] || problem "$name: is-system-running says '$state': $(on "$name" systemctl --failed --no-legend)"
 }
 # Runs a command inside a booted node (all its namespaces).
@@ -119,6 +128,7 @@ on() { local n=$1; shift; nsenter -t "${leader[$n]}" -a "$@"; }
 
 mkdir -p "$work"
 boot kctl-master master "$master_ip" "KCTL_TOKEN=$token"
+booted kctl-master
 join=$work/kctl-master/var/lib/kctl/join-command
 for _ in $(seq 100); do [ -s "$join" ] && break; sleep 0.1; done
 [ -s "$join" ] || { problem "master: no $join (kctl-bootstrap-token.service)"; on kctl-master systemctl status kctl-bootstrap-token --no-pager; exit 1; }
@@ -130,46 +140,67 @@ cp "$work/kctl-master/var/lib/kctl/apiserver/admin.kubeconfig" "$admin"
 k() { kubectl --kubeconfig "$admin" --server "https://$master_ip:6443" --request-timeout=30s "$@"; }
 kctl() { "$build/bin/kctl" --kubeconfig "$admin" --server "https://$master_ip:6443" "$@"; }
 
-t=$(now)
-boot kctl-worker-1 worker "$worker_ip" "KCTL_MASTER=$master_ip:6443
+# Two workers, booted together: the first finds the master, token and pin in /etc/kctl/join.conf, the second in
+# the system credential kctl.join (what `--set-credential`/`--load-credential` of systemd-nspawn, or qemu's SMBIOS
+# credentials, give a machine).
+settings="KCTL_MASTER=$master_ip:6443
 KCTL_TOKEN=$token
 KCTL_CA_CERT_HASH=$hash"
-ready=
+printf '%s\n' "$settings" >"$work/kctl.join"
+boot kctl-worker-1 worker "$subnet.3" "$settings"
+boot kctl-worker-2 worker "$subnet.4" "" --load-credential="kctl.join:$work/kctl.join"
+declare -A ready
 for _ in $(seq 600); do
-  kctl get node kctl-worker-1 2>/dev/null | grep -q ' Ready ' && { ready=$(since "$t"); break; }
+  for w in kctl-worker-1 kctl-worker-2; do
+    [ -z "${ready[$w]:-}" ] && kctl get node "$w" 2>/dev/null | grep -q ' Ready ' && ready[$w]=$(since "${started[$w]}")
+  done
+  [ -n "${ready[kctl-worker-1]:-}" ] && [ -n "${ready[kctl-worker-2]:-}" ] && break
   sleep 0.1
 done
-[ -n "$ready" ] && echo "kctl-worker-1: Ready $ready s after systemd-nspawn started" ||
-  { problem "kctl-worker-1 is not Ready after 60 s"; kctl get nodes; on kctl-worker-1 journalctl -u kctl-join -u kctl-kubelet --no-pager | tail -30; exit 1; }
+for w in kctl-worker-1 kctl-worker-2; do
+  [ -n "${ready[$w]:-}" ] && echo "$w: Ready ${ready[$w]} s after its systemd-nspawn started" ||
+    { problem "$w is not Ready after 60 s"; kctl get nodes; on "$w" journalctl -u kctl-join -u kctl-kubelet --no-pager | tail -30; exit 1; }
+  booted "$w"
+done
 kctl get nodes -o wide
-[ "$(kctl get nodes --no-headers | grep -c ' Ready ')" = 2 ] || problem "not both nodes Ready"
-
+[ "$(kctl get nodes --no-headers | grep -c ' Ready ')" = 3 ] || problem "not all three nodes Ready"
 # The seed's RC and NodePort Service, over both nodes.
 k apply -f "$src/examples/40-mypods.yaml" >/dev/null
-k scale rc mypod --replicas=4 >/dev/null
+k scale rc mypod --replicas=6 >/dev/null
 k wait --for=condition=Ready pod -l name=mypod --timeout=120s >/dev/null || problem "the mypod pods are not Ready"
 k get pods -o wide
-on_master=$(k get pods -l name=mypod -o wide --no-headers | awk '$7 == "kctl-master" {print $1}')
-on_worker=$(k get pods -l name=mypod -o wide --no-headers | awk '$7 == "kctl-worker-1" {print $1}')
-[ -n "$on_master" ] && [ -n "$on_worker" ] || problem "the pods are not on both nodes"
-client=$(head -1 <<<"$on_worker")
-# A pod on the worker, by the Service's name (the cluster DNS on the master), until a pod of each node has answered.
-answered=
-for _ in $(seq 40); do
-  answered+=$(k exec "$client" -- wget -qO- http://mypods/ 2>&1 || true)$'\n'
-  grep -qF "$(head -1 <<<"$on_master")" <<<"$answered" && grep -qwF -f <(printf '%s\n' $on_worker) <<<"$answered" && break
+pods_on() { k get pods -l name=mypod -o wide --no-headers | awk -v n="$1" '$7 == n {print $1}'; }
+declare -A pods
+for n in "${nodes[@]}"; do
+  pods[$n]=$(pods_on "$n")
+  [ -n "${pods[$n]}" ] || problem "no mypod pod on $n"
 done
-grep -qwF -f <(printf '%s\n' $on_master) <<<"$answered" || problem "the Service never sent the worker's pod to a pod on the master: $answered"
-grep -qwF -f <(printf '%s\n' $on_worker) <<<"$answered" || problem "the Service never sent the worker's pod to a pod on the worker: $answered"
+on_worker=${pods[kctl-worker-1]}
+client=$(head -1 <<<"$on_worker")
+# A pod on the first worker, by the Service's name (the cluster DNS on the master), until a pod on each node has
+# answered: across the node network both ways, and to its own node.
+answered=
+answered_all() {
+  local n
+  for n in "${nodes[@]}"; do grep -qwF -f <(printf '%s\n' ${pods[$n]}) <<<"$answered" || return 1; done
+}
+for _ in $(seq 60); do
+  answered+=$(k exec "$client" -- wget -qO- http://mypods/ 2>&1 || true)$'\n'
+  answered_all && break
+done
+for n in "${nodes[@]}"; do
+  grep -qwF -f <(printf '%s\n' ${pods[$n]}) <<<"$answered" ||
+    problem "the Service never sent $client (on kctl-worker-1) to a pod on $n: $answered"
+done
 node_port=$(k get svc mypods -o jsonpath='{.spec.ports[0].nodePort}')
-for ip in "$master_ip" "$worker_ip"; do
+for ip in "$master_ip" "$subnet.3" "$subnet.4"; do
   page=$(curl -s --max-time 5 "http://$ip:$node_port/" || true)
   grep -q '^hello from mypod-' <<<"$page" && echo "NodePort $ip:$node_port: $page" ||
     problem "NodePort $ip:$node_port does not answer ($page)"
 done
 
 # What a user looks at inside each node.
-for n in kctl-master kctl-worker-1; do
+for n in "${nodes[@]}"; do
   failed=$(on "$n" systemctl --failed --no-legend --plain)
   [ -z "$failed" ] || problem "$n: failed units: $failed"
 done
