@@ -231,7 +231,10 @@ std::string read_text(const std::string& path) {
 
 JoinSettings system_join_settings(const std::string& join_conf) {
   JoinSettings s;
-  read_join_lines(read_text("/proc/cmdline"), ' ', s);
+  // In a container the kernel's command line is the host's: there, as systemd has it, PID 1's arguments stand for it
+  // (systemd-nspawn -b ... -- kctl.master=...).
+  if (std::filesystem::exists("/run/systemd/container")) read_join_lines(read_text("/proc/1/cmdline"), '\0', s);
+  else read_join_lines(read_text("/proc/cmdline"), ' ', s);
   if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"))
     read_join_lines(read_text(std::string(creds) + "/kctl.join"), '\n', s);
   read_join_lines(read_text("/run/credentials/@system/kctl.join"), '\n', s);  // the system's (systemd 251+)

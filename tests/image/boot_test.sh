@@ -2,9 +2,9 @@
 # The node images booted: builds the master and worker trees (scripts/build-images into BUILD_DIR/image-test, whose
 # mkosi cache makes a second run fast), boots a copy of each with `systemd-nspawn -b` (real systemd as PID 1) in a
 # network namespace of its own, the two linked by a bridge on this host, and checks what a user sees:
-#  - the master's first boot makes its PKI and the bootstrap token (/var/lib/kctl/join-command); two workers join
-#    (kctl-join.service), one from /etc/kctl/join.conf, one from the system credential kctl.join, and are Ready in
-#    `kctl get nodes`;
+#  - the master's first boot makes its PKI and the bootstrap token of its /etc/kctl/join.conf
+#    (/var/lib/kctl/join-command); two workers join (kctl-join.service), one from its kernel command line, one from
+#    the system credential kctl.join, and are Ready in `kctl get nodes`;
 #  - the seed's RC and NodePort Service (examples/40-mypods.yaml) run on both nodes: a pod on the worker reaches
 #    pods on both nodes through the Service's name, and the NodePort answers on both nodes' addresses;
 #  - inside each node: no failed unit, `systemctl status` shows each daemon's STATUS line, `busctl` the daemons'
@@ -140,14 +140,15 @@ cp "$work/kctl-master/var/lib/kctl/apiserver/admin.kubeconfig" "$admin"
 k() { kubectl --kubeconfig "$admin" --server "https://$master_ip:6443" --request-timeout=30s "$@"; }
 kctl() { "$build/bin/kctl" --kubeconfig "$admin" --server "https://$master_ip:6443" "$@"; }
 
-# Two workers, booted together: the first finds the master, token and pin in /etc/kctl/join.conf, the second in
-# the system credential kctl.join (what `--set-credential`/`--load-credential` of systemd-nspawn, or qemu's SMBIOS
-# credentials, give a machine).
+# Two workers, booted together: the first finds the master, token and pin on its kernel command line (in a
+# container: PID 1's arguments), the second in the system credential kctl.join (what `--set-credential` or
+# `--load-credential` of systemd-nspawn, or qemu's SMBIOS credentials, give a machine). (/etc/kctl/join.conf, the
+# third way, is the master's here, and the worker's in tests/integration/node_join_test.cc.)
 settings="KCTL_MASTER=$master_ip:6443
 KCTL_TOKEN=$token
 KCTL_CA_CERT_HASH=$hash"
 printf '%s\n' "$settings" >"$work/kctl.join"
-boot kctl-worker-1 worker "$subnet.3" "$settings"
+boot kctl-worker-1 worker "$subnet.3" "" -- "kctl.master=$master_ip:6443" "kctl.token=$token" "kctl.ca-cert-hash=$hash"
 boot kctl-worker-2 worker "$subnet.4" "" --load-credential="kctl.join:$work/kctl.join"
 declare -A ready
 for _ in $(seq 600); do
@@ -199,7 +200,9 @@ for ip in "$master_ip" "$subnet.3" "$subnet.4"; do
     problem "NodePort $ip:$node_port does not answer ($page)"
 done
 
-# What a user looks at inside each node.
+# What a user looks at inside each node. On the master, root's kctl needs no kubeconfig (the plain port on loopback).
+inside=$(on kctl-master kctl get nodes 2>&1 || true)
+[ "$(grep -c ' Ready ' <<<"$inside")" = 3 ] || problem "master: kctl get nodes inside the master: $inside"
 for n in "${nodes[@]}"; do
   failed=$(on "$n" systemctl --failed --no-legend --plain)
   [ -z "$failed" ] || problem "$n: failed units: $failed"
