@@ -24,7 +24,8 @@ for f in ./usr/bin/kctl ./usr/bin/kctl-local ./usr/bin/kctl-apiserver ./usr/bin/
          ./usr/lib/systemd/system/kctl-kubelet.service ./usr/lib/systemd/system/kctl-proxy.service \
          ./usr/lib/systemd/system/kctl-dns.service ./usr/lib/systemd/system/kctl-master.target \
          ./usr/lib/systemd/system/kctl-worker.target ./usr/share/dbus-1/system.d/org.kctl.conf \
-         ./usr/lib/tmpfiles.d/kctl.conf ./etc/kctl/kubelet.yaml ./usr/share/kctl/examples/10-web.yaml; do
+         ./usr/lib/tmpfiles.d/kctl.conf ./etc/kctl/kubelet.yaml ./usr/share/kctl/examples/10-web.yaml \
+         ./usr/share/man/man1/kctl.1.gz ./usr/share/man/man8/kctl-kubelet.8.gz; do
   grep -qxF "$f" <<<"$contents" || problem "$f is not in the package"
 done
 depends=$(dpkg-deb -f "$deb" Depends)

@@ -70,8 +70,21 @@ done
 
 for f in usr/share/dbus-1/system.d/org.kctl.conf usr/lib/tmpfiles.d/kctl.conf usr/share/kctl/examples/10-web.yaml \
          usr/share/kctl/build-busybox-rootfs usr/share/doc/kctl/docs/units.md usr/bin/kctl usr/bin/kctl-local \
-         usr/bin/kctl-shim; do
+         usr/bin/kctl-shim usr/share/man/man1/kctl.1.gz usr/share/man/man1/kctl-local.1.gz \
+         usr/share/man/man8/kctl-shim.8.gz; do
   [ -e "$root/$f" ] || problem "/$f is not installed"
+done
+# A man page per daemon, made from its --help: it names every flag --help names, and the flags file. (Read as roff
+# source with its escaped hyphens undone: man-db may not be installed.)
+for daemon in apiserver scheduler controller-manager kubelet proxy dns; do
+  page=$root/usr/share/man/man8/kctl-$daemon.8.gz
+  [ -e "$page" ] || { problem "/usr/share/man/man8/kctl-$daemon.8.gz is not installed"; continue; }
+  text=$(zcat "$page" | sed 's/\\-/-/g')
+  grep -q '^\.TH "KCTL-' <<<"$text" || problem "man kctl-$daemon has no .TH line"
+  grep -q "/etc/kctl/$daemon.yaml" <<<"$text" || problem "man kctl-$daemon does not name /etc/kctl/$daemon.yaml"
+  for flag in $("$root/usr/bin/kctl-$daemon" --help 2>&1 | grep -oE '^  --[a-z0-9-]+'); do
+    grep -q -- "$flag" <<<"$text" || problem "man kctl-$daemon does not describe $flag"
+  done
 done
 # The tmpfiles.d entry is valid and makes /var/lib/kctl and /run/kctl.
 if ! out=$(systemd-tmpfiles --root="$root" --create "$root/usr/lib/tmpfiles.d/kctl.conf" 2>&1) || [ -n "$out" ]; then
