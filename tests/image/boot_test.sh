@@ -16,6 +16,7 @@
 set -euo pipefail
 build=$(cd "${1:?usage: boot_test.sh BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
+. "$src/tests/image/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: booting the images needs root"; exit 77; }
 command -v mkosi >/dev/null || { echo "SKIP: mkosi is not installed (scripts/install-deps)"; exit 77; }
 command -v systemd-nspawn >/dev/null || { echo "SKIP: systemd-nspawn is not installed (scripts/install-deps)"; exit 77; }
@@ -45,8 +46,7 @@ bridge=kctlbt$((id % 100000))
 subnet=10.251.$((id % 200 + 20))
 master_ip=$subnet.2
 work=$out/boot-$id
-hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-token=$(hex 3).$(hex 8)  # kubeadm's form: [a-z0-9]{6}.[a-z0-9]{16}
+token=$(bootstrap_token)
 declare -A nspawn_pid leader
 nodes=()
 cgroup_hierarchies=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified)

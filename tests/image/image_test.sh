@@ -7,6 +7,7 @@
 set -euo pipefail
 build=$(cd "${1:?usage: image_test.sh BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
+. "$src/tests/image/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: mkosi needs root"; exit 77; }
 command -v mkosi >/dev/null || { echo "SKIP: mkosi is not installed (scripts/install-deps)"; exit 77; }
 fail=0
@@ -80,8 +81,8 @@ for role in master worker; do
   grep -qi 'type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B' <<<"$table" || problem "$role: no ESP in $table"
   grep -qi 'type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709' <<<"$table" || problem "$role: no x86-64 root in $table"
   # The partitions, read straight from the disk at their offsets (nothing mounted).
-  esp_start=$(sfdisk -J "$d" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])')
-  root_start=$(sfdisk -J "$d" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"])')
+  esp_start=$(partition "$d" 1 start)
+  root_start=$(partition "$d" 2 start)
   export MTOOLS_SKIP_CHECK=1
   for f in /EFI/BOOT/BOOTX64.EFI /kctl/vmlinuz /kctl/initrd /loader/loader.conf /loader/entries/kctl.conf; do
     mdir -b -i "$d@@$((esp_start * 512))" "::$f" >/dev/null 2>&1 || problem "$role: ESP has no $f"
@@ -90,7 +91,7 @@ for role in master worker; do
   root_uuid=$(sfdisk --part-uuid "$d" 2)
   grep -qi "root=PARTUUID=$root_uuid" <<<"$entry" || problem "$role: the loader entry does not name the root: $entry"
   rootimg=$(mktemp /tmp/kctl-image-root.XXXXXX)
-  dd if="$d" of="$rootimg" bs=512 skip="$root_start" count="$(sfdisk -J "$d" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["size"])')" status=none
+  dd if="$d" of="$rootimg" bs=512 skip="$root_start" count="$(partition "$d" 2 size)" status=none
   e2fsck -fn "$rootimg" >/dev/null 2>&1 || problem "$role: the root file system does not check clean"
   for f in /usr/bin/kctl-kubelet /etc/systemd/system/multi-user.target.wants/kctl-$role.target /var/lib/kctl/images/index.json; do
     debugfs -R "stat $f" "$rootimg" 2>/dev/null | grep -q 'Inode:' || problem "$role: the root file system has no $f"

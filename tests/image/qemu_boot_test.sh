@@ -16,6 +16,7 @@
 # Usage: [KCTL_QEMU_KVM=1] qemu_boot_test.sh BUILD_DIR          (exit 77: no disks, no qemu or no OVMF)
 set -euo pipefail
 build=$(cd "${1:?usage: qemu_boot_test.sh BUILD_DIR}" && pwd)
+. "$(dirname "$0")/lib.sh"
 dist=$build/image-test/debian~bookworm
 code=/usr/share/OVMF/OVMF_CODE_4M.fd vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 [ -f "$dist/master.raw" ] && [ -f "$dist/worker.raw" ] || { echo "SKIP: no disks in $dist (run image.trees first)"; exit 77; }
@@ -46,10 +47,8 @@ prepare() {
   local role=$1 disk=$work/$1.raw root_start root_size
   shift
   cp --sparse=always "$dist/$role.raw" "$disk"
-  read -r root_start root_size < <(sfdisk -J "$disk" | python3 -c '
-import json, sys
-p = json.load(sys.stdin)["partitiontable"]["partitions"][1]
-print(p["start"], p["size"])')
+  root_start=$(partition "$disk" 2 start)
+  root_size=$(partition "$disk" 2 size)
   dd if="$disk" of="$work/root.img" bs=512 skip="$root_start" count="$root_size" conv=sparse status=none
   while [ $# -gt 0 ]; do
     printf '%s\n' "$2" >"$work/file"
@@ -94,8 +93,7 @@ sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get(
 }
 readyz() { [ "$(api "https://127.0.0.1:$port/readyz" || true)" = ok ]; }
 
-hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-token=$(hex 3).$(hex 8)
+token=$(bootstrap_token)
 # The master has two networks: the one this host reaches it by (qemu's user network, DHCP) and the link to the
 # worker, which is where it tells nodes to find it (advertise-address, published in cluster-info).
 prepare master /etc/kctl/join.conf "KCTL_TOKEN=$token" \
@@ -128,9 +126,7 @@ kernel=$(ls "$dist"/worker/boot/vmlinuz-* | tail -1)
 initrd=$dist/initrd.img-${kernel##*/vmlinuz-}
 prepare worker /etc/systemd/network/10-nodes.network \
   "$(printf '[Match]\nName=enp0s2\n\n[Network]\nAddress=%s/24\nIPv6AcceptRA=no' "$worker_ip")"
-root_uuid=$(sfdisk -J "$work/worker.raw" | python3 -c '
-import json, sys
-print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["uuid"].lower())')
+root_uuid=$(sfdisk --part-uuid "$work/worker.raw" 2 | tr 'A-Z' 'a-z')
 start=$SECONDS
 vm worker -kernel "$kernel" -initrd "$initrd" \
   -append "root=PARTUUID=$root_uuid rw console=ttyS0 systemd.journald.forward_to_console=1 systemd.hostname=kctl-worker-1 kctl.master=$master_ip:6443 kctl.token=$token kctl.ca-cert-hash=$hash" \
